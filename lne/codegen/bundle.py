@@ -1,0 +1,196 @@
+"""Fill the Jinja templates with plain data and write the bundle directory atomically.
+
+Bundle: <name>.h, <name>.cpp, <name>.weights.bin, <name>.json (manifest), runtime/ (only the
+headers used), CMakeLists.txt, <name>Config.cmake, example/main.cpp, README.md.
+Names from the model never reach generated code: identifiers are derived from the bundle name
+(sanitized), tensors are addressed by arena/weights offsets, comments carry sanitized names.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import struct
+import tempfile
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from .. import __version__, kernels, ops
+from ..errors import LNEError
+from ..kernels.registry import Emitter
+from ..resources import runtime_dir, templates_dir
+
+WEIGHTS_VERSION = 1
+WEIGHTS_HEADER = 64
+ALIGN = 64
+_C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+               "extern", "float", "for", "goto", "if", "int", "long", "register", "return", "short", "signed",
+               "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while",
+               "class", "namespace", "template", "new", "delete", "this", "main", "lne"}
+
+
+def c_identifier(name: str) -> str:
+    """A safe C identifier (and file stem) derived from a user-given name."""
+    ident = re.sub(r"[^A-Za-z0-9_]", "_", name)[:48].strip("_") or "model"
+    if not ident[0].isalpha() or ident.lower() in _C_KEYWORDS:
+        ident = "m_" + ident
+    return ident
+
+
+def _comment(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.:/ \[\]-]", "_", text)[:100]
+
+
+def _align(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+def _weights(g) -> tuple[bytes, dict[str, int], int]:
+    """The weights blob (header + 64-byte aligned float32 tensors), offsets, fingerprint."""
+    offsets, chunks, pos = {}, [], WEIGHTS_HEADER
+    for node in g.nodes:
+        for name in node.inputs:
+            t = g.tensors.get(name) if name else None
+            if t is None or not t.is_const or name in offsets:
+                continue
+            if t.dtype != "float32":
+                raise LNEError(f"node {node.name!r} needs constant {name!r} of dtype {t.dtype} at run time; "
+                               "only float32 weights are supported")
+            data = np.ascontiguousarray(t.data, dtype="<f4").tobytes()
+            offsets[name] = pos
+            chunks.append(data + b"\0" * (_align(len(data)) - len(data)))
+            pos += _align(len(data))
+    payload = b"".join(chunks)
+    fingerprint = int.from_bytes(hashlib.sha256(payload + struct.pack("<Q", len(payload))).digest()[:8], "little")
+    header = b"LNEW" + struct.pack("<IQQ", WEIGHTS_VERSION, len(payload), fingerprint)
+    return header + b"\0" * (WEIGHTS_HEADER - len(header)) + payload, offsets, fingerprint
+
+
+def _io(g, names, plan) -> list[dict]:
+    out = []
+    for n in names:
+        t = g.tensors[n]
+        out.append({"name": n, "shape": list(t.shape), "dtype": t.dtype, "size": t.size, "nbytes": t.nbytes,
+                    "offset": plan.offsets[n], "rank": len(t.shape), "dims": "x".join(map(str, t.shape)),
+                    "shape_list": ", ".join(map(str, t.shape))})
+    return out
+
+
+def _steps(g, w_offsets):
+    plan = g.plan
+    steps, decls, headers = [], [], []
+
+    def ptr(name):
+        if not name:
+            return "nullptr"
+        if name in w_offsets:
+            return f"W({w_offsets[name]})"
+        return f"A({plan.offsets[name]})"
+
+    for uid, node in enumerate(g.nodes):
+        k = kernels.get(node.op, node.kernel)
+        scratch = f"A({plan.scratch[node.name][0]})" if node.name in plan.scratch else "nullptr"
+        e = Emitter(node, g, [ptr(i) for i in node.inputs], [ptr(o) for o in node.outputs], scratch, uid)
+        call = k.emit(e)
+        decls += e.decls
+        if k.header and k.header not in headers:
+            headers.append(k.header)
+        if call:
+            steps.append({"comment": _comment(f"{uid}: {node.op} {node.name} [{k.name}]"), "call": call})
+    return steps, decls, headers
+
+
+def _copy_runtime(headers: list[str], dest: Path) -> list[str]:
+    """Copy the headers used, and every header they include, into dest/runtime."""
+    root = runtime_dir()
+    todo = ["include/lne/common.h", "include/lne/status.h"] + list(headers)
+    done = []
+    while todo:
+        rel = todo.pop()
+        if rel in done:
+            continue
+        src = root / rel
+        if not src.is_file():
+            raise LNEError(f"LNE installation is incomplete: runtime header {rel} is missing")
+        done.append(rel)
+        target = dest / "runtime" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, target)
+        for inc in re.findall(r'#include\s+"([^"]+)"', src.read_text()):
+            for cand in (inc, f"include/{inc}"):
+                if (root / cand).is_file():
+                    todo.append(cand)
+                    break
+    return done
+
+
+def manifest(g, name, target, weights_size, fingerprint, debug) -> dict:
+    plan = g.plan
+    nodes = []
+    for node in g.nodes:
+        ins = [g.tensors[i] if i else None for i in node.inputs]
+        outs = [g.tensors[o] for o in node.outputs if o]
+        nodes.append({"name": node.name, "op": node.op, "kernel": node.kernel, "inputs": node.inputs,
+                      "outputs": node.outputs, "macs": int(ops.get(node.op).macs(node, ins, outs)),
+                      "shape": list(outs[0].shape)})
+    return {
+        "lne_version": __version__, "name": name, "target": target.name, "debug": debug,
+        "inputs": [{k: v for k, v in t.items() if k in ("name", "shape", "dtype", "size", "nbytes")}
+                   for t in _io(g, g.inputs, plan)],
+        "outputs": [{k: v for k, v in t.items() if k in ("name", "shape", "dtype", "size", "nbytes")}
+                    for t in _io(g, g.outputs, plan)],
+        "arena_size": plan.arena_size, "weights_size": weights_size, "fingerprint": f"{fingerprint:#018x}",
+        "memory": {"algorithm": plan.algorithm, "arena_size": plan.arena_size, "lower_bound": plan.lower_bound,
+                   "naive_size": plan.naive_size,
+                   "buffers": [{"name": b.name, "size": b.size, "first": b.first, "last": b.last, "offset": b.offset}
+                               for b in plan.buffers]},
+        "tensors": {t: {"offset": off, "shape": list(g.tensors[t].shape)} for t, off in plan.offsets.items()},
+        "nodes": nodes,
+    }
+
+
+def write_bundle(g, out_dir, target, name: str, debug: bool = False) -> Path:
+    """Render the bundle into a temporary folder, then move it to out_dir in one step."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not list(out_dir.glob("*.json")))):
+        raise LNEError(f"{out_dir}: exists and is not an LNE bundle; refusing to overwrite it")
+    ident = c_identifier(name)
+    blob, w_offsets, fingerprint = _weights(g)
+    steps, decls, headers = _steps(g, w_offsets)
+    ctx = {
+        "name": ident, "P": ident.upper(), "version": __version__, "target": target.name,
+        "cpu_flags": list(target.cpu_flags), "arena_size": g.plan.arena_size, "weights_size": len(blob),
+        "algorithm": g.plan.algorithm, "fingerprint": f"{fingerprint:#018x}", "weights_version": WEIGHTS_VERSION,
+        "inputs": _io(g, g.inputs, g.plan), "outputs": _io(g, g.outputs, g.plan), "steps": steps,
+        "decls": decls, "headers": headers, "pad": " " * (len(ident) + 10),
+    }
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        files = {f"{ident}.h": "model.h.j2", f"{ident}.cpp": "model.cpp.j2", "CMakeLists.txt": "CMakeLists.txt.j2",
+                 f"{ident}Config.cmake": "Config.cmake.j2", "example/main.cpp": "example/main.cpp.j2",
+                 "README.md": "README.md.j2"}
+        for rel, tpl in files.items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_text(env.get_template(tpl).render(**ctx))
+        (tmp / f"{ident}.weights.bin").write_bytes(blob)
+        _copy_runtime(headers, tmp)
+        (tmp / f"{ident}.json").write_text(json.dumps(manifest(g, ident, target, len(blob), fingerprint, debug),
+                                                     indent=1))
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            out_dir.rename(old)
+            tmp.rename(out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir

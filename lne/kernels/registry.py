@@ -1,0 +1,122 @@
+"""The kernel registry, keyed by (op, dtype, isa, variant).
+
+A KernelDef says which runtime header implements it, when it applies to a node, how much
+scratch memory it needs, which inputs its output may overwrite, and how to emit its call.
+Plugins add kernels with `register`; choosing among them is the select_kernels pass.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+
+def _always(node, g) -> bool:
+    return True
+
+
+def _no_scratch(node, g) -> int:
+    return 0
+
+
+@dataclass(frozen=True)
+class KernelDef:
+    op: str
+    variant: str
+    header: str | None          # runtime header, relative to runtime/ (None: emits no code)
+    emit: Callable              # (Emitter) -> C++ statement(s)
+    family: str = ""            # name prefix, e.g. conv2d
+    dtype: str = "float32"
+    isa: str = "generic"        # generic | avx2 | neon
+    applies: Callable = _always
+    scratch: Callable = _no_scratch  # bytes
+    priority: int = 0           # the default heuristic picks the highest that applies
+    inplace: bool = True        # may the output overwrite an input the op allows?
+
+    @property
+    def name(self) -> str:
+        short = {"float32": "f32"}.get(self.dtype, self.dtype)
+        isa = "" if self.isa == "generic" else f"__{self.isa}"
+        return f"{self.family or self.op.lower()}_{short}_{self.variant}{isa}"
+
+
+_KERNELS: dict[tuple[str, str], KernelDef] = {}  # (op, kernel name); one kernel may serve several ops
+
+
+def register(k: KernelDef) -> KernelDef:
+    assert (k.op, k.name) not in _KERNELS, k.name
+    _KERNELS[(k.op, k.name)] = k
+    return k
+
+
+def get(op: str, name: str) -> KernelDef:
+    return _KERNELS[(op, name)]
+
+
+def for_op(op: str) -> list[KernelDef]:
+    return [k for k in _KERNELS.values() if k.op == op]
+
+
+def all_kernels() -> list[KernelDef]:
+    return list(_KERNELS.values())
+
+
+# -- emission helpers --------------------------------------------------------------------------
+def c_float(v: float) -> str:
+    v = float(np.float32(v))
+    if math.isnan(v):
+        return "NAN"
+    if math.isinf(v):
+        return "INFINITY" if v > 0 else "-INFINITY"
+    return f"{v:.9e}f"
+
+
+def c_value(v) -> str:
+    if isinstance(v, (list, tuple)):
+        return "{" + ", ".join(c_value(x) for x in v) + "}"
+    if isinstance(v, (bool, np.bool_)):
+        return "1" if v else "0"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return c_float(v)
+    raise TypeError(f"cannot emit {v!r}")
+
+
+def c_act(act) -> list:
+    """An lne::Act initializer for a fused activation triple (or none)."""
+    from ..ops.activation import ACT_KINDS
+
+    if act is None:
+        return [0, 0.0, 0.0]
+    kind, alpha, beta = act
+    return [ACT_KINDS[kind], float(alpha), float(beta)]
+
+
+@dataclass
+class Emitter:
+    """What a kernel's emit function sees: the node, the graph, pointer expressions for its
+    operands, and a place to declare constant parameter structs."""
+    node: object
+    graph: object
+    inputs: list[str]          # C++ pointer expressions (nullptr for an omitted operand)
+    outputs: list[str]
+    scratch: str
+    uid: int
+    decls: list[str] = field(default_factory=list)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return self.graph.tensors[name].shape
+
+    def in_shape(self, i: int):
+        return self.shape(self.node.inputs[i])
+
+    def out_shape(self, i: int = 0):
+        return self.shape(self.node.outputs[i])
+
+    def params(self, ctype: str, fields: list) -> str:
+        name = f"kP{self.uid}"
+        self.decls.append(f"static const {ctype} {name} = {c_value(fields)};")
+        return name

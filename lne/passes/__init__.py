@@ -1,0 +1,39 @@
+"""Passes: small named functions in a list, each followed by Graph.verify().
+
+`run(graph, ...)` applies PIPELINE in order; `dump_after` names the passes after which the IR
+is printed (or "all")."""
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+from .fold import infer_and_fold, eliminate_dead_code, skip_identities
+from .fuse import fold_batchnorm, fuse_pad, fuse_activations
+from .select import select_kernels
+from .memory import plan_memory
+
+PIPELINE: list[tuple[str, Callable]] = [
+    ("infer_and_fold", infer_and_fold),
+    ("skip_identities", skip_identities),
+    ("eliminate_dead_code", eliminate_dead_code),
+    ("fold_batchnorm", fold_batchnorm),
+    ("fuse_pad", fuse_pad),
+    ("fuse_activations", fuse_activations),
+    ("eliminate_dead_code_2", eliminate_dead_code),
+    ("select_kernels", select_kernels),
+    ("plan_memory", plan_memory),
+]
+
+PASS_NAMES = [name for name, _ in PIPELINE]
+
+
+def run(graph, options=None, dump_after=(), out=sys.stderr):
+    """Run the pipeline; options is a dict read by passes (target, planner, debug...)."""
+    options = options or {}
+    for name, fn in PIPELINE:
+        fn(graph, options)
+        graph.verify()
+        if "all" in dump_after or name in dump_after:
+            print(f"# IR after {name}", file=out)
+            print(graph.dump(), file=out)
+    return graph

@@ -1,0 +1,40 @@
+"""Kernel selection: one kernel per node, recorded in node.kernel.
+
+Default: the highest-priority kernel that applies and that the target's ISA can run.
+options["kernels"] = {node name: kernel name} forces choices (a plan from `lne tune`)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import kernels
+from ..errors import LNEError
+from ..ops.base import OpError
+
+
+def pretranspose_weights(g) -> None:
+    """Store a constant transB Gemm weight transposed once at compile time, so the fast kernel
+    (which reads B as [k, n]) applies: the AOT compiler pays the transpose, not every run."""
+    for node in g.nodes:
+        if node.op == "Gemm" and node.attrs["transB"] and g.const(node.inputs[1]) is not None:
+            w = g.const(node.inputs[1])
+            node.inputs[1] = g.add_const(g.fresh_name(node.inputs[1] + "_t"), np.ascontiguousarray(w.T)).name
+            node.attrs["transB"] = 0
+
+
+def select_kernels(g, options) -> None:
+    pretranspose_weights(g)
+    isa = set(options.get("isa", ())) | {"generic"}
+    forced = options.get("kernels", {})
+    for node in g.nodes:
+        candidates = [k for k in kernels.for_op(node.op)
+                      if k.isa in isa and k.priority >= 0 and k.applies(node, g)]
+        if node.name in forced:
+            chosen = [k for k in candidates if k.name == forced[node.name]]
+            if not chosen:
+                raise LNEError(f"plan asks kernel {forced[node.name]!r} for node {node.name!r} ({node.op}), "
+                               f"which does not apply; candidates: {[k.name for k in candidates]}")
+            node.kernel = chosen[0].name
+            continue
+        if not candidates:
+            raise OpError(node, "no kernel implements this configuration")
+        node.kernel = max(candidates, key=lambda k: k.priority).name

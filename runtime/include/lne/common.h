@@ -1,0 +1,45 @@
+// LNE runtime: shared definitions for every kernel. Dependency-free C++17.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cmath>
+#include <algorithm>
+
+namespace lne {
+
+// Fused activation epilogue, applied by kernels to each output value.
+enum ActKind : int32_t {
+  ACT_NONE = 0,
+  ACT_RELU = 1,
+  ACT_CLIP = 2,          // min(max(v, alpha), beta)
+  ACT_LEAKY_RELU = 3,    // v >= 0 ? v : alpha * v
+  ACT_SIGMOID = 4,
+  ACT_TANH = 5,
+  ACT_HARD_SIGMOID = 6,  // max(0, min(1, alpha * v + beta))
+  ACT_HARD_SWISH = 7,    // v * max(0, min(1, v / 6 + 0.5))
+};
+
+struct Act {
+  int32_t kind;
+  float alpha;
+  float beta;
+};
+
+inline float apply_act(const Act& a, float v) {
+  switch (a.kind) {
+    case ACT_NONE: return v;
+    case ACT_RELU: return v > 0.f ? v : 0.f;
+    case ACT_CLIP: return std::min(std::max(v, a.alpha), a.beta);
+    case ACT_LEAKY_RELU: return v >= 0.f ? v : a.alpha * v;
+    case ACT_SIGMOID: return 1.f / (1.f + std::exp(-v));
+    case ACT_TANH: return std::tanh(v);
+    case ACT_HARD_SIGMOID: return std::max(0.f, std::min(1.f, a.alpha * v + a.beta));
+    case ACT_HARD_SWISH: return v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f));
+    default: return v;
+  }
+}
+
+// Largest tensor rank the generic (broadcast, transpose, pad) kernels handle.
+constexpr int kMaxRank = 6;
+
+}  // namespace lne
