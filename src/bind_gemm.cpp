@@ -140,7 +140,8 @@ void init_gemm(py::module_& m) {
           call_gemm<&lne::gemm_f32_blocked>(p, a, b, c, y, true);
         },
         py::arg("p"), py::arg("a"), py::arg("b"), py::arg("c"), py::arg("y"),
-        (std::string(gemm_doc) + "\nPrecondition: trans_a == trans_b == 0 (else ValueError).").c_str());
+        "(p, a, b, c, y)\n"
+        "Same as gemm_f32_ref; precondition trans_a == trans_b == 0 (else ValueError).");
 
   const char* mm_doc =
       "(p, a, b, y)\n"

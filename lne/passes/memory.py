@@ -180,7 +180,31 @@ def _sequential(bufs: list[Buffer]) -> int:
     return offset
 
 
+def _search(bufs: list[Buffer], tries: int = 400, seed: int = 0) -> int:
+    """First fit over many orderings (size^a * lifetime^b with jitter, seeded), keeping the best;
+    stops as soon as one reaches the live-set lower bound."""
+    import random
+
+    end = max((b.last for b in bufs), default=0)
+    bound = max((sum(b.size for b in bufs if b.first <= s <= b.last) for s in range(end + 1)), default=0)
+    rng = random.Random(seed)
+    best, best_offsets = None, None
+    for i in range(tries):
+        a, c = (1.0, 0.0) if i == 0 else (rng.random(), rng.random())
+        jitter = {id(b): 1 + 0.3 * rng.random() * (i > 0) for b in bufs}
+        size = _first_fit(lambda bs: sorted(bs, key=lambda b: -(b.size ** a) * (b.last - b.first + 1) ** c
+                                            * jitter[id(b)]))(bufs)
+        if best is None or size < best:
+            best, best_offsets = size, [b.offset for b in bufs]
+        if best <= _align(bound):
+            break
+    for b, off in zip(bufs, best_offsets):
+        b.offset = off
+    return best
+
+
 ALGORITHMS = {
+    "search": _search,
     "greedy_by_size": _first_fit(lambda bs: sorted(bs, key=lambda b: (-b.size, b.first))),
     "greedy_by_lifetime": _first_fit(lambda bs: sorted(bs, key=lambda b: (-(b.last - b.first), -b.size))),
     "greedy_by_start": _first_fit(lambda bs: sorted(bs, key=lambda b: (b.first, -b.size))),

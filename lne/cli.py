@@ -1,0 +1,236 @@
+"""The `lne` command line. Progress and logs go to stderr, results to stdout."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import LNEError
+
+
+def _shapes(values) -> dict[str, tuple[int, ...]]:
+    out = {}
+    for v in values:
+        name, sep, dims = v.rpartition("=")
+        try:
+            shape = tuple(int(d) for d in dims.lower().split("x"))
+        except ValueError:
+            shape = ()
+        if not sep or not name or not shape:
+            raise LNEError(f"--input-shape {v!r}: expected NAME=D1xD2x..., e.g. input=1x3x224x224")
+        out[name] = shape
+    return out
+
+
+def _log(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lne", message="lne %(version)s")
+def cli():
+    """LNE: compile trained networks into small, fast, dependency-free C++ libraries."""
+
+
+@cli.command("compile")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", default="host", show_default=True, help="board to compile for (see `lne targets`)")
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False), help="bundle folder to write")
+@click.option("--weights", type=click.Path(dir_okay=False), help="caffemodel for a Caffe prototxt")
+@click.option("--name", help="bundle and C symbol prefix (default: model file name, sanitized)")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=DxDx..",
+              help="fix an input's shape (needed for symbolic dimensions)")
+@click.option("--build/--no-build", default=False, help="also build the library and example app")
+@click.option("--debug", is_flag=True, help="keep every intermediate tensor in its own arena slot (for validate --per-layer)")
+@click.option("--dump-ir", "dump_ir", multiple=True, metavar="PASS", help="print the IR after PASS (or 'all') to stderr")
+@click.option("--planner", help="memory placement algorithm (default: the best of all)")
+@click.option("--json", "as_json", is_flag=True, help="print a JSON summary on stdout")
+def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, dump_ir, planner, as_json):
+    """Compile MODEL into a C++ bundle.
+
+    \b
+    Example:
+      lne compile model.onnx --target host -o out/ --build
+    """
+    from .compiler import compile_model
+    from .passes import PASS_NAMES
+    from .passes.memory import ALGORITHMS
+    from .session import find_manifest
+
+    bad = [p for p in dump_ir if p != "all" and p not in PASS_NAMES]
+    if bad:
+        raise LNEError(f"--dump-ir {bad[0]!r}: passes are {', '.join(PASS_NAMES)} (or 'all')")
+    if planner and planner not in ALGORITHMS:
+        raise LNEError(f"--planner {planner!r}: algorithms are {', '.join(ALGORITHMS)}")
+    _log(f"compiling {model} for {target} ...")
+    bundle = compile_model(model, out, target, name=name, weights=weights, input_shapes=_shapes(input_shapes),
+                           debug=debug, planner=planner, dump_after=dump_ir, build=build)
+    m = find_manifest(bundle)
+    summary = {"bundle": str(bundle), "name": m["name"], "target": m["target"], "arena_size": m["arena_size"],
+               "weights_size": m["weights_size"], "nodes": len(m["nodes"]), "built": build}
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(f"wrote {bundle}/ ({m['name']}: {len(m['nodes'])} layers, arena {m['arena_size']} B, "
+                   f"weights {m['weights_size']} B{', built' if build else ''})")
+
+
+@cli.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--target", "-t", default="host", show_default=True)
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=DxDx..")
+@click.option("--json", "as_json", is_flag=True, help="print the manifest as JSON")
+def inspect(path, target, input_shapes, as_json):
+    """Show layers, chosen kernels, MACs and the memory plan of a bundle or a model.
+
+    \b
+    Example:
+      lne inspect out/            # a compiled bundle
+      lne inspect model.onnx      # compile in memory, write nothing
+    """
+    from .inspect import describe, manifest_for
+
+    m = manifest_for(Path(path), target, _shapes(input_shapes))
+    click.echo(json.dumps(m, indent=1) if as_json else describe(m))
+
+
+@cli.command()
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("bundle", required=False, type=click.Path(file_okay=False))
+@click.option("--input", "inputs", multiple=True, metavar="NAME=FILE.npy", help="input data (default: random)")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=DxDx..")
+@click.option("--rtol", default=1e-3, show_default=True)
+@click.option("--atol", default=1e-4, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--per-layer", is_flag=True, help="compare every intermediate tensor; name the first that disagrees")
+@click.option("--json", "as_json", is_flag=True)
+def validate(model, bundle, inputs, input_shapes, rtol, atol, seed, per_layer, as_json):
+    """Compare a compiled bundle with onnxruntime on the same inputs.
+
+    Exits 1 if any output is outside tolerance (|lne - ort| <= atol + rtol * |ort|).
+    Without BUNDLE the model is compiled to a temporary folder first.
+
+    \b
+    Example:
+      lne validate model.onnx out/ --per-layer
+    """
+    from .validate import validate_model
+
+    feeds = {}
+    for item in inputs:
+        name, sep, file = item.partition("=")
+        if not sep:
+            raise LNEError(f"--input {item!r}: expected NAME=FILE.npy")
+        import numpy as np
+        try:
+            feeds[name] = np.load(file)
+        except (OSError, ValueError) as e:
+            raise LNEError(f"--input {item!r}: cannot read {file}: {e}") from None
+    report = validate_model(model, bundle, feeds, _shapes(input_shapes), rtol, atol, seed, per_layer, log=_log)
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+    else:
+        for o in report["outputs"]:
+            click.echo(f"{o['name']}: max abs err {o['max_abs']:.3g}, max rel err {o['max_rel']:.3g} "
+                       f"-> {'ok' if o['ok'] else 'MISMATCH'}")
+        if per_layer:
+            fl = report.get("first_mismatch")
+            click.echo(f"per layer: {report['layers_compared']} tensors compared; "
+                       + (f"first mismatch at node {fl['node']!r} ({fl['op']}), tensor {fl['tensor']!r}, "
+                          f"max abs err {fl['max_abs']:.3g}" if fl else "all within tolerance"))
+    sys.exit(0 if report["ok"] else 1)
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(exists=True, file_okay=False))
+@click.option("--compare", type=click.Path(exists=True, dir_okay=False), help="also time this ONNX model in onnxruntime")
+@click.option("--runs", default=100, show_default=True)
+@click.option("--warmup", default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def bench(bundle, compare, runs, warmup, as_json):
+    """Time a built bundle's example app (single thread), optionally beside onnxruntime.
+
+    \b
+    Example:
+      lne bench out/ --compare model.onnx
+    """
+    from .benchmark import bench_bundle
+
+    r = bench_bundle(Path(bundle), compare, runs, warmup)
+    if as_json:
+        click.echo(json.dumps(r))
+        return
+    click.echo(f"lne         median {r['lne_median_ms']:.3f} ms ({runs} runs, 1 thread)")
+    if compare:
+        click.echo(f"onnxruntime median {r['ort_median_ms']:.3f} ms ({runs} runs, 1 thread)")
+        click.echo(f"speed-up vs onnxruntime: {r['ort_median_ms'] / r['lne_median_ms']:.2f}x")
+
+
+@cli.command("supported-ops")
+@click.option("--json", "as_json", is_flag=True)
+def supported_ops(as_json):
+    """List the ONNX ops LNE compiles.
+
+    \b
+    Example:
+      lne supported-ops --json
+    """
+    from . import ops
+
+    run, folded = ops.supported(), ops.folded_only()
+    if as_json:
+        click.echo(json.dumps({"runtime": run, "constant_folded_only": folded}))
+        return
+    for name in run:
+        click.echo(f"{name:20s} {ops.get(name).doc}")
+    click.echo("\nAccepted only on constant inputs (folded at compile time): " + ", ".join(folded))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def targets(as_json):
+    """List compilation targets.
+
+    \b
+    Example:
+      lne targets
+    """
+    from . import targets as t
+
+    items = t.all_targets()
+    if as_json:
+        click.echo(json.dumps({k: {"description": v.description, "cpu_flags": list(v.cpu_flags), "isa": list(v.isa),
+                                   "triple": v.triple} for k, v in items.items()}))
+        return
+    for name, tg in items.items():
+        click.echo(f"{name:14s} {tg.description}; flags: {' '.join(tg.cpu_flags) or '-'}; "
+                   f"isa: {', '.join(tg.isa) or 'generic'}")
+
+
+def main(argv=None) -> None:
+    try:
+        cli.main(args=argv, prog_name="lne", standalone_mode=False)
+    except LNEError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except SystemExit:
+        raise
+    except Exception as e:  # a bug in LNE: short message, traceback on request
+        if os.environ.get("LNE_TRACEBACK"):
+            raise
+        click.echo(f"internal error: {type(e).__name__}: {e}\n(set LNE_TRACEBACK=1 for the traceback, "
+                   "and please report it)", err=True)
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

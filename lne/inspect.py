@@ -1,0 +1,54 @@
+"""`lne inspect`: a readable account of a bundle (or of a model compiled in memory)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import LNEError
+
+
+def manifest_for(path: Path, target: str = "host", input_shapes=None) -> dict:
+    from .session import find_manifest
+
+    if path.is_dir():
+        return find_manifest(path)
+    from . import targets
+    from .codegen.bundle import _weights, manifest
+    from .compiler import load_model
+    from .passes import run
+
+    tgt = targets.get(target)
+    g = load_model(path, None, input_shapes)
+    run(g, {"isa": tgt.isa})
+    blob, _, fingerprint = _weights(g)
+    return manifest(g, path.stem, tgt, len(blob), fingerprint, False)
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:,.1f} KiB"
+
+
+def describe(m: dict) -> str:
+    if "nodes" not in m or "memory" not in m:
+        raise LNEError("not an LNE manifest")
+    rows = [("#", "layer", "op", "kernel", "output", "MMACs")]
+    for i, n in enumerate(m["nodes"]):
+        rows.append((str(i), n["name"][:40], n["op"], n["kernel"], "x".join(map(str, n["shape"])),
+                     f"{n['macs'] / 1e6:.3f}"))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = [f"{m['name']} (target {m['target']}{', debug' if m.get('debug') else ''})"]
+    for io in ("inputs", "outputs"):
+        for t in m[io]:
+            lines.append(f"  {io[:-1]} {t['name']!r}: float32[{'x'.join(map(str, t['shape']))}]")
+    lines.append("")
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    mem = m["memory"]
+    total_macs = sum(n["macs"] for n in m["nodes"])
+    ratio = mem["arena_size"] / mem["lower_bound"] if mem["lower_bound"] else 1.0
+    lines += ["", f"total MACs: {total_macs / 1e6:,.2f} M",
+              f"weights:    {_kib(m['weights_size'])}",
+              "memory plan:",
+              f"  arena             {_kib(mem['arena_size'])}  ({mem['algorithm']})",
+              f"  live-set bound    {_kib(mem['lower_bound'])}  (arena / bound = {ratio:.3f})",
+              f"  naive sum         {_kib(mem['naive_size'])}  (no sharing)",
+              f"  buffers           {len(mem['buffers'])}"]
+    return "\n".join(lines)
