@@ -35,6 +35,8 @@ def load(path, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
         raise LNEError(f"{path}: not a valid ONNX model (no graph; is the file truncated or of another format?)")
     opset = _opset(path, model)
     if model.functions:
+        import onnx.inliner
+
         try:
             model = onnx.inliner.inline_local_functions(model)
         except Exception as e:  # the inliner raises plain C++ errors on malformed functions
