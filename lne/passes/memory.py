@@ -105,10 +105,18 @@ def plan_memory(g, options) -> None:
     naive = sum(_align(nbytes[t]) for t in runtime) + sum(b.size for b in scratch_bufs.values())
     if debug:
         algorithm, arena = "sequential", _sequential(all_bufs)
-    else:
-        results = {name: fn(all_bufs) for name, fn in ALGORITHMS.items()}
-        algorithm = options.get("planner") or min(results, key=results.get)
+    elif options.get("planner"):
+        algorithm = options["planner"]
         arena = ALGORITHMS[algorithm](all_bufs)
+    else:  # every algorithm; keep the smallest arena
+        best = None
+        for name, place in ALGORITHMS.items():
+            size = place(all_bufs)
+            if best is None or size < best[1]:
+                best = (name, size, [b.offset for b in all_bufs])
+        algorithm, arena, offsets = best
+        for b, off in zip(all_bufs, offsets):
+            b.offset = off
     by_root = {b.name: b.offset for b in buffers}
     offsets = {}
     for t in runtime:
