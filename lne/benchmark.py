@@ -1,4 +1,5 @@
-"""`lne bench`: time a built bundle's example app beside onnxruntime, one thread each."""
+"""`lne bench`: time a built bundle's example app beside peers (onnxruntime), one thread each,
+in the same run; optionally per layer."""
 from __future__ import annotations
 
 import re
@@ -11,17 +12,11 @@ import numpy as np
 
 from .errors import LNEError
 
+PEERS = ("onnxruntime",)
 
-def bench_bundle(bundle: Path, compare=None, runs: int = 100, warmup: int = 10) -> dict:
-    from .build import build_bundle
-    from .session import find_manifest
 
-    m = find_manifest(bundle)
+def _run_app(bundle: Path, m: dict, feeds: dict, runs: int, warmup: int, per_layer: bool) -> dict:
     app = bundle / "build" / f"{m['name']}_example"
-    if not app.is_file():
-        build_bundle(bundle)
-    rng = np.random.default_rng(0)
-    feeds = {t["name"]: rng.standard_normal(t["shape"]).astype(np.float32) for t in m["inputs"]}
     with tempfile.TemporaryDirectory(prefix="lne-bench-") as tmp:
         ins = []
         for i, t in enumerate(m["inputs"]):
@@ -30,31 +25,94 @@ def bench_bundle(bundle: Path, compare=None, runs: int = 100, warmup: int = 10) 
             ins.append(str(p))
         outs = [str(Path(tmp) / f"out{i}.bin") for i in range(len(m["outputs"]))]
         cmd = [str(app), str(bundle / f"{m['name']}.weights.bin"), *ins, *outs, "--repeat", str(runs),
-               "--warmup", str(warmup)]
+               "--warmup", str(warmup)] + (["--profile"] if per_layer else [])
         proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise LNEError(f"{app.name} failed: {proc.stderr.strip()}")
-        found = re.search(r"median_ms=([0-9.]+)", proc.stdout)
-        if not found:
-            raise LNEError(f"{app.name} printed no timing: {proc.stdout!r}")
-    result = {"bundle": str(bundle), "runs": runs, "lne_median_ms": float(found.group(1))}
-    if compare:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise LNEError("--compare needs onnxruntime: pip install 'lne[validate]'") from None
-        # the peer runs with its full graph optimisation: it is timed at its best
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = 1
-        so.inter_op_num_threads = 1
-        sess = ort.InferenceSession(str(compare), so, providers=["CPUExecutionProvider"])
-        for _ in range(warmup):
-            sess.run(None, feeds)
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            sess.run(None, feeds)
-            times.append((time.perf_counter() - t0) * 1e3)
-        result["ort_median_ms"] = float(np.median(times))
-        result["ort_version"] = ort.__version__
+    if proc.returncode != 0:
+        raise LNEError(f"{app.name} failed: {proc.stderr.strip()}")
+    found = re.search(r"median_ms=([0-9.]+) min_ms=([0-9.]+) max_ms=([0-9.]+)", proc.stdout)
+    if not found:
+        raise LNEError(f"{app.name} printed no timing: {proc.stdout!r}")
+    r = {"median_ms": float(found.group(1)), "min_ms": float(found.group(2)), "max_ms": float(found.group(3))}
+    if per_layer:
+        step_ms = {int(s): float(v) for s, v in re.findall(r"step=(\d+) median_ms=([0-9.]+)", proc.stdout)}
+        nodes = {n["name"]: n for n in m["nodes"]}
+        r["layers"] = [{"node": name, "op": nodes[name]["op"], "kernel": nodes[name]["kernel"],
+                        "macs": nodes[name]["macs"], "median_ms": step_ms.get(i, float("nan"))}
+                       for i, name in enumerate(m.get("steps", []))]
+    return r
+
+
+def _time_onnxruntime(model: Path, feeds: dict, runs: int, warmup: int) -> dict:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise LNEError("--vs onnxruntime needs onnxruntime: pip install 'lne[validate]'") from None
+    so = ort.SessionOptions()  # full graph optimisation: the peer is timed at its best
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
+    for _ in range(warmup):
+        sess.run(None, feeds)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        sess.run(None, feeds)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return {"median_ms": float(np.median(times)), "min_ms": float(np.min(times)), "max_ms": float(np.max(times)),
+            "version": ort.__version__}
+
+
+def bench(path: Path, target: str = "host", runs: int = 100, warmup: int = 10, per_layer: bool = False,
+          vs=(), model=None, log=lambda m: None) -> dict:
+    """Bench a bundle folder or a model file (compiled to a temporary bundle first)."""
+    from .build import build_bundle
+    from .compiler import compile_model
+    from .session import find_manifest
+
+    unknown = [p for p in vs if p not in PEERS]
+    if unknown:
+        raise LNEError(f"--vs {unknown[0]!r}: peers available here are {', '.join(PEERS)}")
+    with tempfile.TemporaryDirectory(prefix="lne-bench-bundle-") as tmp:
+        if path.is_dir():
+            bundle = path
+        else:
+            log(f"compiling {path} for {target} ...")
+            bundle = compile_model(path, Path(tmp) / "bundle", target)
+            model = model or path
+        m = find_manifest(bundle)
+        if not (bundle / "build" / f"{m['name']}_example").is_file():
+            log(f"building {bundle} ...")
+            build_bundle(bundle)
+        model = Path(model or m.get("source", ""))
+        if vs and not model.is_file():
+            raise LNEError(f"--vs needs the ONNX model; pass --model (the bundle records {str(model)!r})")
+        rng = np.random.default_rng(0)
+        feeds = {t["name"]: rng.standard_normal(t["shape"]).astype(np.float32) for t in m["inputs"]}
+        macs = sum(n["macs"] for n in m["nodes"])
+        result = {"bundle": str(bundle), "name": m["name"], "runs": runs, "threads": 1, "macs": macs,
+                  "lne": _run_app(bundle, m, feeds, runs, warmup, per_layer)}
+        result["lne"]["gflops"] = 2 * macs / (result["lne"]["median_ms"] * 1e6)
+        for peer in vs:
+            result[peer] = _time_onnxruntime(model, feeds, runs, warmup)
+            result[peer]["lne_ratio"] = result["lne"]["median_ms"] / result[peer]["median_ms"]
     return result
+
+
+def describe(r: dict) -> str:
+    lne = r["lne"]
+    lines = [f"{r['name']}: {r['macs'] / 1e6:,.1f} MMACs, {r['runs']} runs, 1 thread",
+             f"  lne          median {lne['median_ms']:.3f} ms  (min {lne['min_ms']:.3f}, max {lne['max_ms']:.3f}), "
+             f"{lne['gflops']:.1f} GFLOP/s"]
+    for peer in PEERS:
+        if peer in r:
+            p = r[peer]
+            lines.append(f"  {peer:12s} median {p['median_ms']:.3f} ms  (min {p['min_ms']:.3f}, max {p['max_ms']:.3f})"
+                         f"  -> lne / {peer} = {p['lne_ratio']:.2f}")
+    if "layers" in lne:
+        lines.append("")
+        lines.append(f"  {'#':>3s} {'ms':>9s} {'GFLOP/s':>8s}  {'op':18s} {'kernel':28s} layer")
+        for i, layer in enumerate(lne["layers"]):
+            gf = 2 * layer["macs"] / (layer["median_ms"] * 1e6) if layer["median_ms"] > 0 and layer["macs"] else 0
+            lines.append(f"  {i:3d} {layer['median_ms']:9.4f} {gf:8.1f}  {layer['op']:18s} {layer['kernel']:28s} "
+                         f"{layer['node'][:50]}")
+    return "\n".join(lines)

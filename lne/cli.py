@@ -145,28 +145,26 @@ def validate(model, bundle, inputs, input_shapes, rtol, atol, seed, per_layer, a
 
 
 @cli.command()
-@click.argument("bundle", type=click.Path(exists=True, file_okay=False))
-@click.option("--compare", type=click.Path(exists=True, dir_okay=False), help="also time this ONNX model in onnxruntime")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--target", "-t", default="host", show_default=True, help="target when PATH is a model")
 @click.option("--runs", default=100, show_default=True)
 @click.option("--warmup", default=10, show_default=True)
+@click.option("--per-layer", is_flag=True, help="also time every layer (with its kernel)")
+@click.option("--vs", "vs", multiple=True, metavar="PEER", help="also time a peer framework (onnxruntime)")
+@click.option("--model", type=click.Path(exists=True, dir_okay=False), help="ONNX model for the peers")
 @click.option("--json", "as_json", is_flag=True)
-def bench(bundle, compare, runs, warmup, as_json):
-    """Time a built bundle's example app (single thread), optionally beside onnxruntime.
+def bench(path, target, runs, warmup, per_layer, vs, model, as_json):
+    """Time a bundle (or a model, compiled first) in one thread, beside peers in the same run.
 
     \b
     Example:
-      lne bench out/ --compare model.onnx
+      lne bench out/ --vs onnxruntime --per-layer
+      lne bench model.onnx --vs onnxruntime --runs 200
     """
-    from .benchmark import bench_bundle
+    from .benchmark import bench as run_bench, describe
 
-    r = bench_bundle(Path(bundle), compare, runs, warmup)
-    if as_json:
-        click.echo(json.dumps(r))
-        return
-    click.echo(f"lne         median {r['lne_median_ms']:.3f} ms ({runs} runs, 1 thread)")
-    if compare:
-        click.echo(f"onnxruntime median {r['ort_median_ms']:.3f} ms ({runs} runs, 1 thread)")
-        click.echo(f"speed-up vs onnxruntime: {r['ort_median_ms'] / r['lne_median_ms']:.2f}x")
+    r = run_bench(Path(path), target, runs, warmup, per_layer, vs, model, log=_log)
+    click.echo(json.dumps(r, indent=1) if as_json else describe(r))
 
 
 @cli.command("supported-ops")

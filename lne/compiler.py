@@ -34,7 +34,8 @@ def compile_model(model, out_dir, target: str = "host", *, name: str | None = No
     graph = load_model(model, weights, input_shapes)
     options = {"isa": tgt.isa, "debug": debug, "planner": planner, "kernels": plan or {}}
     run_passes(graph, options, dump_after=dump_after)
-    bundle = write_bundle(graph, out_dir, tgt, c_identifier(name or Path(model).stem), debug=debug)
+    bundle = write_bundle(graph, out_dir, tgt, c_identifier(name or Path(model).stem), debug=debug,
+                          source=model)
     if build:
         from .build import build_bundle
         build_bundle(bundle)

@@ -99,7 +99,8 @@ def _steps(g, w_offsets):
         if k.header and k.header not in headers:
             headers.append(k.header)
         if call:
-            steps.append({"comment": _comment(f"{uid}: {node.op} {node.name} [{k.name}]"), "call": call})
+            steps.append({"comment": _comment(f"{uid}: {node.op} {node.name} [{k.name}]"), "call": call,
+                          "node": node.name})
     return steps, decls, headers
 
 
@@ -127,7 +128,7 @@ def _copy_runtime(headers: list[str], dest: Path) -> list[str]:
     return done
 
 
-def manifest(g, name, target, weights_size, fingerprint, debug) -> dict:
+def manifest(g, name, target, weights_size, fingerprint, debug, steps=()) -> dict:
     plan = g.plan
     nodes = []
     for node in g.nodes:
@@ -149,10 +150,11 @@ def manifest(g, name, target, weights_size, fingerprint, debug) -> dict:
                                for b in plan.buffers]},
         "tensors": {t: {"offset": off, "shape": list(g.tensors[t].shape)} for t, off in plan.offsets.items()},
         "nodes": nodes,
+        "steps": [s["node"] for s in steps],  # nodes that run code, in order (profiling index)
     }
 
 
-def write_bundle(g, out_dir, target, name: str, debug: bool = False) -> Path:
+def write_bundle(g, out_dir, target, name: str, debug: bool = False, source=None) -> Path:
     """Render the bundle into a temporary folder, then move it to out_dir in one step."""
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not list(out_dir.glob("*.json")))):
@@ -180,8 +182,9 @@ def write_bundle(g, out_dir, target, name: str, debug: bool = False) -> Path:
             (tmp / rel).write_text(env.get_template(tpl).render(**ctx))
         (tmp / f"{ident}.weights.bin").write_bytes(blob)
         _copy_runtime(headers, tmp)
-        (tmp / f"{ident}.json").write_text(json.dumps(manifest(g, ident, target, len(blob), fingerprint, debug),
-                                                     indent=1))
+        m = manifest(g, ident, target, len(blob), fingerprint, debug, steps)
+        m["source"] = str(Path(source).resolve()) if source else None
+        (tmp / f"{ident}.json").write_text(json.dumps(m, indent=1))
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old")
             shutil.rmtree(old, ignore_errors=True)

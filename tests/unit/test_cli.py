@@ -74,3 +74,16 @@ def test_bad_arguments_are_clear(tmp_path):
     r = lne_cli("compile", SAMPLE, "-o", tmp_path / "o", "--dump-ir", "nosuchpass")
     assert r.returncode == 2 and "passes are" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_bench_per_layer_vs_onnxruntime():
+    r = lne_cli("bench", SAMPLE, "--runs", "3", "--warmup", "1", "--per-layer", "--vs", "onnxruntime", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    layers = data["lne"]["layers"]
+    assert [layer["op"] for layer in layers][:2] == ["Conv", "Conv"]
+    assert all(layer["median_ms"] >= 0 for layer in layers)
+    # the profiled steps are exactly the layers that run code, in order
+    assert len(layers) == len([n for n in data and json.loads(lne_cli("inspect", SAMPLE, "--json").stdout)["nodes"]
+                               if not n["kernel"].endswith("_view")])
+    assert data["onnxruntime"]["median_ms"] > 0 and data["lne"]["median_ms"] > 0
