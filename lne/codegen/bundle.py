@@ -21,6 +21,7 @@ import numpy as np
 from .. import __version__, kernels, ops
 from ..errors import LNEError
 from ..kernels.registry import Emitter
+from ..passes.select import kernel_inputs
 from ..resources import runtime_dir, templates_dir
 
 WEIGHTS_VERSION = 1
@@ -52,7 +53,9 @@ def _weights(g) -> tuple[bytes, dict[str, int], int]:
     """The weights blob (header + 64-byte aligned float32 tensors), offsets, fingerprint."""
     offsets, chunks, pos = {}, [], WEIGHTS_HEADER
     for node in g.nodes:
-        for name in node.inputs:
+        if kernels.get(node.op, node.kernel).header is None:
+            continue  # views and in-place concats read nothing at run time
+        for name in kernel_inputs(node):
             t = g.tensors.get(name) if name else None
             if t is None or not t.is_const or name in offsets:
                 continue
@@ -93,7 +96,7 @@ def _steps(g, w_offsets):
     for uid, node in enumerate(g.nodes):
         k = kernels.get(node.op, node.kernel)
         scratch = f"A({plan.scratch[node.name][0]})" if node.name in plan.scratch else "nullptr"
-        e = Emitter(node, g, [ptr(i) for i in node.inputs], [ptr(o) for o in node.outputs], scratch, uid)
+        e = Emitter(node, g, [ptr(i) for i in kernel_inputs(node)], [ptr(o) for o in node.outputs], scratch, uid)
         call = k.emit(e)
         decls += e.decls
         if k.header and k.header not in headers:

@@ -33,8 +33,19 @@ def select_kernels(g, options) -> None:
             if not chosen:
                 raise LNEError(f"plan asks kernel {forced[node.name]!r} for node {node.name!r} ({node.op}), "
                                f"which does not apply; candidates: {[k.name for k in candidates]}")
-            node.kernel = chosen[0].name
-            continue
-        if not candidates:
+            kernel = chosen[0]
+        elif not candidates:
             raise OpError(node, "no kernel implements this configuration")
-        node.kernel = max(candidates, key=lambda k: k.priority).name
+        else:
+            kernel = max(candidates, key=lambda k: k.priority)
+        node.kernel = kernel.name
+        node.attrs.pop("packed", None)
+        if kernel.prepare is not None:
+            node.attrs["packed"] = kernel.prepare(node, g)
+
+
+def kernel_inputs(node) -> list[str]:
+    """The tensors a node's kernel reads: its inputs, with compile-time packed constants
+    (KernelDef.prepare) in place of the originals they were made from."""
+    packed = node.attrs.get("packed") or {}
+    return [packed.get(i, name) for i, name in enumerate(node.inputs)]
