@@ -105,10 +105,10 @@ void init_tensor(py::module_& m) {
   m.def("copy_f32_ref",
         [](int64_t n, py::object x, py::object y) {
           check_nonneg(n, "n");
-          const float* px = in_ptr(x, n, "x");
-          float* py_ = out_ptr(y, n, "y");
+          const float* px = in_ptr(x, n, "x", false);
+          float* py_ = out_ptr(y, n, "y", false);
           py::gil_scoped_release nogil;
           lne::copy_f32_ref(n, px, py_);
         },
-        py::arg("n"), py::arg("x"), py::arg("y"), "(n, x, y): y[:n] = x[:n].");
+        py::arg("n"), py::arg("x"), py::arg("y"), "(n, x, y): y[:n] = x[:n] (x, y hold at least n elements; x may be y).");
 }

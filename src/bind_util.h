@@ -10,6 +10,7 @@
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
 #include <string>
@@ -80,11 +81,20 @@ inline py::object get(const py::dict& d, const char* key) {
   return d[key];
 }
 
+// Typed dict lookups: a wrong type raises ValueError naming the key.
+template <class T>
+inline T cast_key(const py::handle& o, const char* key) {
+  try {
+    return py::cast<T>(o);
+  } catch (const py::cast_error&) {
+    fail(std::string("params: '") + key + "' has the wrong type");
+  }
+}
 inline int64_t get_i64(const py::dict& d, const char* key) {
-  return py::cast<int64_t>(get(d, key));
+  return cast_key<int64_t>(get(d, key), key);
 }
 inline int64_t get_i64(const py::dict& d, const char* key, int64_t def) {
-  return d.contains(key) ? py::cast<int64_t>(d[key]) : def;
+  return d.contains(key) ? cast_key<int64_t>(d[key], key) : def;
 }
 inline int32_t to_i32(int64_t v, const char* key) {
   if (v < INT32_MIN || v > INT32_MAX) fail(std::string("params: '") + key + "' out of int32 range");
@@ -95,10 +105,10 @@ inline int32_t get_i32(const py::dict& d, const char* key, int32_t def) {
   return to_i32(get_i64(d, key, def), key);
 }
 inline float get_f32(const py::dict& d, const char* key, float def) {
-  return d.contains(key) ? py::cast<float>(d[key]) : def;
+  return d.contains(key) ? cast_key<float>(d[key], key) : def;
 }
 inline std::vector<int64_t> get_vec(const py::dict& d, const char* key) {
-  return py::cast<std::vector<int64_t>>(get(d, key));
+  return cast_key<std::vector<int64_t>>(get(d, key), key);
 }
 
 inline void check_pos(int64_t v, const char* name) {
@@ -130,11 +140,11 @@ inline lne::Act parse_act(const py::handle& o) {
   } else if (py::isinstance<py::tuple>(o) || py::isinstance<py::list>(o)) {
     py::sequence s = py::reinterpret_borrow<py::sequence>(o);
     if (s.size() < 1 || s.size() > 3) fail("act: expected (kind[, alpha[, beta]])");
-    a.kind = py::cast<int32_t>(s[0]);
-    if (s.size() > 1) a.alpha = py::cast<float>(s[1]);
-    if (s.size() > 2) a.beta = py::cast<float>(s[2]);
+    a.kind = cast_key<int32_t>(s[0], "act.kind");
+    if (s.size() > 1) a.alpha = cast_key<float>(s[1], "act.alpha");
+    if (s.size() > 2) a.beta = cast_key<float>(s[2], "act.beta");
   } else {
-    a.kind = py::cast<int32_t>(o);
+    a.kind = cast_key<int32_t>(o, "act");
   }
   if (a.kind < lne::ACT_NONE || a.kind > lne::ACT_HARD_SWISH)
     fail("act: unknown kind " + std::to_string(a.kind));

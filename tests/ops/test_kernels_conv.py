@@ -148,6 +148,11 @@ DW_CASES = {
     "dw3_s1x2": make(1, 3, 9, 12, 3, 3, 3, s=(1, 2), pads=(1, 1, 1, 1), group=3),
     "dw3_ceil_overhang": make(1, 3, 8, 8, 3, 3, 3, s=(2, 2), pads=(1, 1, 0, 0), out=(5, 5), group=3),
     "dw3_wide_row": make(1, 2, 5, 70, 2, 3, 3, pads=(1, 1, 1, 1), group=2),
+    "dw3_too_wide_for_stage": make(1, 2, 3, 1700, 2, 3, 3, pads=(1, 1, 1, 1), group=2),
+    "dw3_s2_dil3": make(1, 3, 15, 16, 3, 3, 3, s=(2, 2), d=(3, 3), pads=(3, 3, 3, 3), group=3),
+    "dw3_pad_wider_than_kernel": make(1, 3, 4, 5, 3, 3, 3, pads=(4, 4, 4, 4), group=3),
+    "dw5_s2_odd_w": make(2, 4, 9, 17, 4, 5, 5, s=(2, 2), pads=(2, 2, 2, 2), group=4),
+    "dw3_s2_ow_multiple_of_8": make(1, 2, 32, 32, 2, 3, 3, s=(2, 2), pads=(1, 1, 1, 1), group=2),
 }
 
 

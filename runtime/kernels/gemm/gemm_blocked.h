@@ -3,9 +3,11 @@
 // Blocking: B is packed, one (kc x nc) block at a time, into a bounded stack buffer as 16-column
 // panels (zero-padded on the right edge); A is read in place (6 rows at a time, broadcast per k).
 // The micro-kernel keeps a 6x16 tile of C in registers: 12 AVX2 accumulators when built with
-// AVX2+FMA, else 24 GCC/Clang generic 4-wide vectors (NEON on AArch64), else plain C++. Very short M (<= 2, e.g. GEMV
-// for a batch-1 fully-connected layer) skips packing and streams B once per row.
-// No heap allocation: the only scratch is kPackFloats floats (48 KiB) on the stack.
+// AVX2+FMA (plus a half-width variant for right-edge panels of <= 8 columns), else 24 GCC/Clang
+// generic 4-wide vectors (NEON on AArch64), else plain C++.
+// Special shapes: M <= 2 (GEMV, e.g. a batch-1 fully-connected layer) skips packing and streams
+// B once per row; N == 1 runs as M dot products.
+// No heap allocation: the only scratch is on the stack (kGemmPackFloats floats = 48 KiB).
 #pragma once
 #include "lne/common.h"
 #include "lne/kernel_util.h"
@@ -120,6 +122,24 @@ inline void gemm_ukernel(int32_t kc, const float* A, int64_t lda, const float* b
   }
 }
 
+// Right-edge panel with at most 8 live columns: half the work of the 16-wide kernel.
+template <int MR>
+inline void gemm_ukernel_n8(int32_t kc, const float* A, int64_t lda, const float* bp, float* C,
+                            int64_t ldc, int32_t nr, bool load_c) {
+  __m256 acc[MR];
+  for (int r = 0; r < MR; ++r) acc[r] = _mm256_setzero_ps();
+  const float* a[MR];
+  for (int r = 0; r < MR; ++r) a[r] = A + r * lda;
+  for (int32_t k = 0; k < kc; ++k, bp += kGemmNR) {
+    const __m256 b0 = _mm256_load_ps(bp);
+    for (int r = 0; r < MR; ++r) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a[r] + k), b0, acc[r]);
+  }
+  alignas(32) float tile[MR * kGemmNR];
+  for (int r = 0; r < MR; ++r) _mm256_store_ps(tile + r * kGemmNR, acc[r]);
+  gemm_store_tile<MR>(tile, C, ldc, nr, load_c);
+}
+#define LNE_GEMM_HAVE_N8 1
+
 #elif LNE_HAVE_GNU_VECTOR  // portable: GCC/Clang generic vectors (NEON, SSE, ...)
 
 typedef float lne_v4f __attribute__((vector_size(16)));
@@ -192,6 +212,30 @@ inline void gemm_small_m(int32_t M, int32_t N, int32_t K, const float* A, int64_
   }
 }
 
+// N == 1 (matrix-vector with the vector in B): the B column is gathered into a stack buffer in
+// chunks, then each row of A is one dot product (8 independent partial sums so it vectorises).
+inline void gemm_n1(int32_t M, int32_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                    float* C, int64_t ldc, bool accumulate) {
+  constexpr int32_t kChunk = 2048;
+  alignas(32) float xb[kChunk];
+  for (int32_t k0 = 0; k0 < K; k0 += kChunk) {
+    const int32_t kc = std::min(kChunk, K - k0);
+    for (int32_t k = 0; k < kc; ++k) xb[k] = B[(int64_t)(k0 + k) * ldb];
+    const bool load_c = accumulate || k0 > 0;
+    for (int32_t i = 0; i < M; ++i) {
+      const float* LNE_RESTRICT a = A + i * lda + k0;
+      float part[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+      int32_t k = 0;
+      for (; k + 8 <= kc; k += 8)
+        for (int l = 0; l < 8; ++l) part[l] += a[k + l] * xb[k + l];
+      float s = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
+      for (; k < kc; ++k) s += a[k] * xb[k];
+      float* c = C + i * ldc;
+      *c = load_c ? *c + s : s;
+    }
+  }
+}
+
 }  // namespace detail
 
 // Row-major C[M,N] (+)= A[M,K] * B[K,N]. Correct for any M, N, K >= 1 (K == 0 writes zeros or
@@ -210,12 +254,25 @@ inline void sgemm_f32_blocked(int32_t M, int32_t N, int32_t K, const float* A, i
     gemm_small_m(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
     return;
   }
+  if (N == 1) {
+    gemm_n1(M, K, A, lda, B, ldb, C, ldc, accumulate);
+    return;
+  }
   alignas(64) float pack[kGemmPackFloats];
-  const int32_t kc_max = std::min(K, kGemmKC);
-  // Widest multiple of 16 columns whose packed (kc_max x nc) block fits in the buffer.
-  int32_t nc_max = (kGemmPackFloats / kc_max) / kGemmNR * kGemmNR;
+  // Block sizes: if all of N (rounded to panels) fits with a K block of at least 128, take it in
+  // one block (A is then streamed once); else K blocks of 256 and the widest column blocks that
+  // fit, balanced so that no block is a thin remainder.
   const int32_t n_round = (N + kGemmNR - 1) / kGemmNR * kGemmNR;
-  if (nc_max > n_round) nc_max = n_round;
+  const bool one_col_block = n_round * 128 <= kGemmPackFloats;
+  const int32_t kc_cap = one_col_block ? std::min(512, kGemmPackFloats / n_round) : kGemmKC;
+  const int32_t kblocks = (K + kc_cap - 1) / kc_cap;
+  const int32_t kc_max = (K + kblocks - 1) / kblocks;  // balanced K blocks
+  int32_t nc_max = n_round;
+  if (!one_col_block) {
+    const int32_t nc_fit = (kGemmPackFloats / kc_max) / kGemmNR * kGemmNR;
+    const int32_t nblocks = (N + nc_fit - 1) / nc_fit;
+    nc_max = ((N + nblocks - 1) / nblocks + kGemmNR - 1) / kGemmNR * kGemmNR;
+  }
   for (int32_t jc = 0; jc < N; jc += nc_max) {
     const int32_t nc = std::min(nc_max, N - jc);
     for (int32_t pc = 0; pc < K; pc += kc_max) {
@@ -230,6 +287,19 @@ inline void sgemm_f32_blocked(int32_t M, int32_t N, int32_t K, const float* A, i
           const int32_t nr = std::min(kGemmNR, nc - jr);
           const float* bp = pack + (int64_t)(jr / kGemmNR) * kc * kGemmNR;
           float* c = crow + jr;
+#if defined(LNE_GEMM_HAVE_N8)
+          if (nr <= 8) {
+            switch (mr) {
+              case 6: gemm_ukernel_n8<6>(kc, a, lda, bp, c, ldc, nr, load_c); break;
+              case 5: gemm_ukernel_n8<5>(kc, a, lda, bp, c, ldc, nr, load_c); break;
+              case 4: gemm_ukernel_n8<4>(kc, a, lda, bp, c, ldc, nr, load_c); break;
+              case 3: gemm_ukernel_n8<3>(kc, a, lda, bp, c, ldc, nr, load_c); break;
+              case 2: gemm_ukernel_n8<2>(kc, a, lda, bp, c, ldc, nr, load_c); break;
+              default: gemm_ukernel_n8<1>(kc, a, lda, bp, c, ldc, nr, load_c); break;
+            }
+            continue;
+          }
+#endif
           switch (mr) {
             case 6: gemm_ukernel<6>(kc, a, lda, bp, c, ldc, nr, load_c); break;
             case 5: gemm_ukernel<5>(kc, a, lda, bp, c, ldc, nr, load_c); break;

@@ -8,7 +8,7 @@
 namespace lne {
 
 // Numerically stable (the max along the axis is subtracted first). log_softmax != 0 gives
-// y = x - max - log(sum(exp(x - max))). y may equal x. No scratch: inner positions are processed
+// y = (x - max) - log(sum(exp(x - max))). y may equal x. No scratch: inner positions are processed
 // in chunks of 64 with their running max / sum on the stack.
 inline void softmax_f32_ref(int64_t outer, int64_t axis_len, int64_t inner, const float* x,
                             float* y, int32_t log_softmax) {
@@ -33,11 +33,12 @@ inline void softmax_f32_ref(int64_t outer, int64_t axis_len, int64_t inner, cons
           const float* xr = xo + a * inner + j0;
           for (int64_t j = 0; j < cn; ++j) sum[j] += std::exp(xr[j] - mx[j]);
         }
-        for (int64_t j = 0; j < cn; ++j) sum[j] = mx[j] + std::log(sum[j]);  // log-sum-exp
+        for (int64_t j = 0; j < cn; ++j) sum[j] = std::log(sum[j]);
+        // (x - max) - log(sum): keeps full precision when |max| is large
         for (int64_t a = 0; a < axis_len; ++a) {
           const float* xr = xo + a * inner + j0;
           float* yr = yo + a * inner + j0;
-          for (int64_t j = 0; j < cn; ++j) yr[j] = xr[j] - sum[j];
+          for (int64_t j = 0; j < cn; ++j) yr[j] = (xr[j] - mx[j]) - sum[j];
         }
       } else {
         for (int64_t a = 0; a < axis_len; ++a) {
