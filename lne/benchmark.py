@@ -2,6 +2,7 @@
 in the same run; optionally per layer."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import tempfile
@@ -26,7 +27,8 @@ def _run_app(bundle: Path, m: dict, feeds: dict, runs: int, warmup: int, per_lay
         outs = [str(Path(tmp) / f"out{i}.bin") for i in range(len(m["outputs"]))]
         cmd = [str(app), str(bundle / f"{m['name']}.weights.bin"), *ins, *outs, "--repeat", str(runs),
                "--warmup", str(warmup)] + (["--profile"] if per_layer else [])
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        single_thread = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # plugins
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=single_thread)
     if proc.returncode != 0:
         raise LNEError(f"{app.name} failed: {proc.stderr.strip()}")
     found = re.search(r"median_ms=([0-9.]+) min_ms=([0-9.]+) max_ms=([0-9.]+)", proc.stdout)

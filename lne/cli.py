@@ -47,8 +47,10 @@ def cli():
 @click.option("--debug", is_flag=True, help="keep every intermediate tensor in its own arena slot (for validate --per-layer)")
 @click.option("--dump-ir", "dump_ir", multiple=True, metavar="PASS", help="print the IR after PASS (or 'all') to stderr")
 @click.option("--planner", help="memory placement algorithm (default: the best of all)")
+@click.option("--plugin", "plugins", multiple=True, metavar="NAME",
+              help="let kernels from an acceleration library compete (openblas); the bundle then links it")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON summary on stdout")
-def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, dump_ir, planner, as_json):
+def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, dump_ir, planner, plugins, as_json):
     """Compile MODEL into a C++ bundle.
 
     \b
@@ -67,7 +69,7 @@ def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, d
         raise LNEError(f"--planner {planner!r}: algorithms are {', '.join(ALGORITHMS)}")
     _log(f"compiling {model} for {target} ...")
     bundle = compile_model(model, out, target, name=name, weights=weights, input_shapes=_shapes(input_shapes),
-                           debug=debug, planner=planner, dump_after=dump_ir, build=build)
+                           debug=debug, planner=planner, dump_after=dump_ir, build=build, plugins=plugins)
     m = find_manifest(bundle)
     summary = {"bundle": str(bundle), "name": m["name"], "target": m["target"], "arena_size": m["arena_size"],
                "weights_size": m["weights_size"], "nodes": len(m["nodes"]), "built": build}

@@ -28,11 +28,15 @@ def load_model(model, weights=None, input_shapes=None):
 
 def compile_model(model, out_dir, target: str = "host", *, name: str | None = None, weights=None,
                   input_shapes=None, debug: bool = False, planner: str | None = None, plan=None,
-                  dump_after=(), build: bool = False) -> Path:
+                  dump_after=(), build: bool = False, plugins=()) -> Path:
     """Compile `model` into a bundle folder; with build=True also build it. Returns out_dir."""
     tgt = targets.get(target)
+    from .plugins import get as get_plugin
+    for p in plugins:
+        get_plugin(p)  # registers its kernels; unknown names fail here, before any work
     graph = load_model(model, weights, input_shapes)
-    options = {"isa": tgt.isa, "debug": debug, "planner": planner, "kernels": plan or {}}
+    options = {"isa": tgt.isa, "debug": debug, "planner": planner, "kernels": plan or {},
+               "plugins": tuple(plugins)}
     run_passes(graph, options, dump_after=dump_after)
     bundle = write_bundle(graph, out_dir, tgt, c_identifier(name or Path(model).stem), debug=debug,
                           source=model)

@@ -165,12 +165,15 @@ def write_bundle(g, out_dir, target, name: str, debug: bool = False, source=None
     ident = c_identifier(name)
     blob, w_offsets, fingerprint = _weights(g)
     steps, decls, headers = _steps(g, w_offsets)
+    used_plugins = sorted({kernels.get(n.op, n.kernel).plugin for n in g.nodes} - {None})
+    from ..plugins import get as get_plugin
+    plugin_cmake = [{"name": p, "cmake": get_plugin(p).cmake.replace("@TARGET@", ident).strip()} for p in used_plugins]
     ctx = {
         "name": ident, "P": ident.upper(), "version": __version__, "target": target.name,
         "cpu_flags": list(target.cpu_flags), "arena_size": g.plan.arena_size, "weights_size": len(blob),
         "algorithm": g.plan.algorithm, "fingerprint": f"{fingerprint:#018x}", "weights_version": WEIGHTS_VERSION,
         "inputs": _io(g, g.inputs, g.plan), "outputs": _io(g, g.outputs, g.plan), "steps": steps,
-        "decls": decls, "headers": headers, "pad": " " * (len(ident) + 10),
+        "decls": decls, "headers": headers, "pad": " " * (len(ident) + 10), "plugin_cmake": plugin_cmake,
     }
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
@@ -187,6 +190,7 @@ def write_bundle(g, out_dir, target, name: str, debug: bool = False, source=None
         _copy_runtime(headers, tmp)
         m = manifest(g, ident, target, len(blob), fingerprint, debug, steps)
         m["source"] = str(Path(source).resolve()) if source else None
+        m["plugins"] = used_plugins
         (tmp / f"{ident}.json").write_text(json.dumps(m, indent=1))
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old")

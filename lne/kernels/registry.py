@@ -34,6 +34,7 @@ class KernelDef:
     scratch: Callable = _no_scratch  # bytes
     priority: int = 0           # the default heuristic picks the highest that applies
     inplace: bool = True        # may the output overwrite an input the op allows?
+    plugin: str | None = None   # acceleration library it needs (lne/plugins); None: core runtime
     prepare: Callable | None = None  # (node, g) -> {input index: packed constant name}: compile-time
                                      # weight transforms (packing, Winograd); the kernel reads those
 

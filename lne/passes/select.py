@@ -24,10 +24,12 @@ def pretranspose_weights(g) -> None:
 def select_kernels(g, options) -> None:
     pretranspose_weights(g)
     isa = set(options.get("isa", ())) | {"generic"}
+    plugins = set(options.get("plugins", ()))
     forced = options.get("kernels", {})
     for node in g.nodes:
         candidates = [k for k in kernels.for_op(node.op)
-                      if k.isa in isa and k.priority >= 0 and k.applies(node, g)]
+                      if k.isa in isa and k.priority >= 0 and (k.plugin is None or k.plugin in plugins)
+                      and k.applies(node, g)]
         if node.name in forced:
             chosen = [k for k in candidates if k.name == forced[node.name]]
             if not chosen:
