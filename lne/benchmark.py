@@ -16,32 +16,75 @@ from .errors import LNEError
 PEERS = ("onnxruntime",)
 
 
-def _run_app(bundle: Path, m: dict, feeds: dict, runs: int, warmup: int, per_layer: bool) -> dict:
-    app = bundle / "build" / f"{m['name']}_example"
-    with tempfile.TemporaryDirectory(prefix="lne-bench-") as tmp:
-        ins = []
-        for i, t in enumerate(m["inputs"]):
-            p = Path(tmp) / f"in{i}.bin"
-            feeds[t["name"]].tofile(p)
-            ins.append(str(p))
-        outs = [str(Path(tmp) / f"out{i}.bin") for i in range(len(m["outputs"]))]
-        cmd = [str(app), str(bundle / f"{m['name']}.weights.bin"), *ins, *outs, "--repeat", str(runs),
-               "--warmup", str(warmup)] + (["--profile"] if per_layer else [])
-        single_thread = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # plugins
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=single_thread)
-    if proc.returncode != 0:
-        raise LNEError(f"{app.name} failed: {proc.stderr.strip()}")
-    found = re.search(r"median_ms=([0-9.]+) min_ms=([0-9.]+) max_ms=([0-9.]+)", proc.stdout)
+def _parse_app_output(stdout: str, m: dict, per_layer: bool, app: str) -> dict:
+    found = re.search(r"median_ms=([0-9.]+) min_ms=([0-9.]+) max_ms=([0-9.]+)", stdout)
     if not found:
-        raise LNEError(f"{app.name} printed no timing: {proc.stdout!r}")
+        raise LNEError(f"{app} printed no timing: {stdout!r}")
     r = {"median_ms": float(found.group(1)), "min_ms": float(found.group(2)), "max_ms": float(found.group(3))}
     if per_layer:
-        step_ms = {int(s): float(v) for s, v in re.findall(r"step=(\d+) median_ms=([0-9.]+)", proc.stdout)}
+        step_ms = {int(s): float(v) for s, v in re.findall(r"step=(\d+) median_ms=([0-9.]+)", stdout)}
         nodes = {n["name"]: n for n in m["nodes"]}
         r["layers"] = [{"node": name, "op": nodes[name]["op"], "kernel": nodes[name]["kernel"],
                         "macs": nodes[name]["macs"], "median_ms": step_ms.get(i, float("nan"))}
                        for i, name in enumerate(m.get("steps", []))]
     return r
+
+
+def _run_app(bundle: Path, m: dict, feeds: dict, runs: int, warmup: int, per_layer: bool,
+             remote: "Remote | None" = None) -> dict:
+    """Time the example app: here, or on a board over ssh (copied there, run, removed)."""
+    app = bundle / "build" / f"{m['name']}_example"
+    flags = ["--repeat", str(runs), "--warmup", str(warmup)] + (["--profile"] if per_layer else [])
+    with tempfile.TemporaryDirectory(prefix="lne-bench-") as tmp:
+        ins = []
+        for i, t in enumerate(m["inputs"]):
+            p = Path(tmp) / f"in{i}.bin"
+            feeds[t["name"]].tofile(p)
+            ins.append(p)
+        outs = [f"out{i}.bin" for i in range(len(m["outputs"]))]
+        weights = bundle / f"{m['name']}.weights.bin"
+        if remote is not None:
+            stdout = remote.run_app([app, weights, *ins], outs, flags)
+        else:
+            cmd = [str(app), str(weights), *map(str, ins), *(str(Path(tmp) / o) for o in outs), *flags]
+            single_thread = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # plugins
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=single_thread)
+            if proc.returncode != 0:
+                raise LNEError(f"{app.name} failed: {proc.stderr.strip()}")
+            stdout = proc.stdout
+    return _parse_app_output(stdout, m, per_layer, app.name)
+
+
+class Remote:
+    """A board reached over ssh: `user@host` or `user@host:port`, plus extra `ssh -o` options."""
+
+    def __init__(self, spec: str, options=()):
+        dest, _, port = spec.rpartition(":") if spec.count(":") == 1 else (spec, "", "")
+        if not dest or (port and not port.isdigit()):
+            raise LNEError(f"--remote {spec!r}: expected user@host or user@host:port")
+        self.dest, self.port = dest, port
+        self.opts = ["-o", "BatchMode=yes"] + [a for o in options for a in ("-o", o)]
+
+    def _ssh(self, command: str, timeout: float = 600) -> str:
+        cmd = ["ssh", *self.opts] + (["-p", self.port] if self.port else []) + [self.dest, command]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            raise LNEError(f"ssh {self.dest}: `{command}` failed ({proc.returncode}): {proc.stderr.strip()}")
+        return proc.stdout
+
+    def run_app(self, files: list[Path], outputs: list[str], flags: list[str]) -> str:
+        workdir = self._ssh("mktemp -d /tmp/lne-bench.XXXXXX").strip()
+        if not re.fullmatch(r"/tmp/lne-bench\.[A-Za-z0-9]+", workdir):
+            raise LNEError(f"ssh {self.dest}: unexpected temporary folder {workdir!r}")
+        try:
+            scp = ["scp", "-q", *self.opts] + (["-P", self.port] if self.port else [])
+            proc = subprocess.run([*scp, *map(str, files), f"{self.dest}:{workdir}/"], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise LNEError(f"scp to {self.dest} failed: {proc.stderr.strip()}")
+            names = [f"{workdir}/{Path(f).name}" for f in files]
+            return self._ssh(" ".join([names[0], *names[1:], *(f"{workdir}/{o}" for o in outputs), *flags]))
+        finally:
+            self._ssh(f"rm -rf {workdir}")
 
 
 def _time_onnxruntime(model: Path, feeds: dict, runs: int, warmup: int) -> dict:
@@ -65,8 +108,9 @@ def _time_onnxruntime(model: Path, feeds: dict, runs: int, warmup: int) -> dict:
 
 
 def bench(path: Path, target: str = "host", runs: int = 100, warmup: int = 10, per_layer: bool = False,
-          vs=(), model=None, log=lambda m: None) -> dict:
-    """Bench a bundle folder or a model file (compiled to a temporary bundle first)."""
+          vs=(), model=None, log=lambda m: None, remote: str | None = None, ssh_options=()) -> dict:
+    """Bench a bundle folder or a model file (compiled to a temporary bundle first), here or on a
+    board over ssh (`remote`)."""
     from .build import build_bundle
     from .compiler import compile_model
     from .session import find_manifest
@@ -82,6 +126,12 @@ def bench(path: Path, target: str = "host", runs: int = 100, warmup: int = 10, p
             bundle = compile_model(path, Path(tmp) / "bundle", target)
             model = model or path
         m = find_manifest(bundle)
+        board = None
+        if remote:
+            board = Remote(remote, ssh_options)
+        elif m["target"] != "host":
+            raise LNEError(f"{bundle} is built for {m['target']}: time it on the board with --remote user@board "
+                           "(timings under qemu mean nothing)")
         if not (bundle / "build" / f"{m['name']}_example").is_file():
             log(f"building {bundle} ...")
             build_bundle(bundle)
@@ -92,7 +142,8 @@ def bench(path: Path, target: str = "host", runs: int = 100, warmup: int = 10, p
         feeds = {t["name"]: rng.standard_normal(t["shape"]).astype(np.float32) for t in m["inputs"]}
         macs = sum(n["macs"] for n in m["nodes"])
         result = {"bundle": str(bundle), "name": m["name"], "runs": runs, "threads": 1, "macs": macs,
-                  "lne": _run_app(bundle, m, feeds, runs, warmup, per_layer)}
+                  "target": m["target"], "remote": remote,
+                  "lne": _run_app(bundle, m, feeds, runs, warmup, per_layer, board)}
         result["lne"]["gflops"] = 2 * macs / (result["lne"]["median_ms"] * 1e6)
         for peer in vs:
             result[peer] = _time_onnxruntime(model, feeds, runs, warmup)
@@ -102,7 +153,8 @@ def bench(path: Path, target: str = "host", runs: int = 100, warmup: int = 10, p
 
 def describe(r: dict) -> str:
     lne = r["lne"]
-    lines = [f"{r['name']}: {r['macs'] / 1e6:,.1f} MMACs, {r['runs']} runs, 1 thread",
+    where = f" on {r['remote']}" if r.get("remote") else ""
+    lines = [f"{r['name']} ({r['target']}{where}): {r['macs'] / 1e6:,.1f} MMACs, {r['runs']} runs, 1 thread",
              f"  lne          median {lne['median_ms']:.3f} ms  (min {lne['min_ms']:.3f}, max {lne['max_ms']:.3f}), "
              f"{lne['gflops']:.1f} GFLOP/s"]
     for peer in PEERS:

@@ -24,7 +24,15 @@ def build_bundle(bundle, build_dir=None, build_type: str = "Release", jobs: int 
     build_dir = Path(build_dir) if build_dir else bundle / "build"
     cmake = _need("cmake", "install it (apt-get install cmake) to build bundles")
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-    cmds = [[cmake, "-S", str(bundle), "-B", str(build_dir), *generator, f"-DCMAKE_BUILD_TYPE={build_type}"],
+    toolchain = []
+    if (bundle / "toolchain.cmake").is_file():
+        from . import targets
+        from .session import find_manifest
+
+        targets.get(find_manifest(bundle)["target"]).check_toolchain()
+        toolchain = [f"-DCMAKE_TOOLCHAIN_FILE={(bundle / 'toolchain.cmake').resolve()}"]
+    cmds = [[cmake, "-S", str(bundle), "-B", str(build_dir), *generator, *toolchain,
+             f"-DCMAKE_BUILD_TYPE={build_type}"],
             [cmake, "--build", str(build_dir), "-j", str(jobs)]]
     for cmd in cmds:
         proc = subprocess.run(cmd, capture_output=True, text=True)

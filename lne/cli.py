@@ -154,19 +154,57 @@ def validate(model, bundle, inputs, input_shapes, rtol, atol, seed, per_layer, a
 @click.option("--per-layer", is_flag=True, help="also time every layer (with its kernel)")
 @click.option("--vs", "vs", multiple=True, metavar="PEER", help="also time a peer framework (onnxruntime)")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False), help="ONNX model for the peers")
+@click.option("--remote", metavar="USER@HOST[:PORT]", help="run on a board over ssh (the app is copied there)")
+@click.option("--ssh-option", "ssh_options", multiple=True, metavar="KEY=VALUE", help="extra `ssh -o` option")
 @click.option("--json", "as_json", is_flag=True)
-def bench(path, target, runs, warmup, per_layer, vs, model, as_json):
+def bench(path, target, runs, warmup, per_layer, vs, model, remote, ssh_options, as_json):
     """Time a bundle (or a model, compiled first) in one thread, beside peers in the same run.
 
     \b
     Example:
       lne bench out/ --vs onnxruntime --per-layer
       lne bench model.onnx --vs onnxruntime --runs 200
+      lne bench --target rpi4 --remote pi@raspberrypi out/ --per-layer
     """
     from .benchmark import bench as run_bench, describe
 
-    r = run_bench(Path(path), target, runs, warmup, per_layer, vs, model, log=_log)
+    r = run_bench(Path(path), target, runs, warmup, per_layer, vs, model, log=_log, remote=remote,
+                  ssh_options=ssh_options)
     click.echo(json.dumps(r, indent=1) if as_json else describe(r))
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(exists=True, file_okay=False))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "outputs", multiple=True, required=True, type=click.Path(dir_okay=False),
+              help="where to save each output (.npy), in order")
+@click.option("--target", "-t", help="check the bundle was compiled for this target")
+def run(bundle, inputs, outputs, target):
+    """Run a bundle's example app on .npy inputs and save its outputs as .npy.
+
+    Host bundles run natively; board bundles run under qemu-user with the board's CPU model.
+
+    \b
+    Example:
+      lne run --target rpi4 out/ input.npy -o output.npy
+    """
+    import numpy as np
+
+    from .run import run_bundle
+    from .session import find_manifest
+
+    m = find_manifest(Path(bundle))
+    if len(outputs) != len(m["outputs"]):
+        raise LNEError(f"{bundle} has {len(m['outputs'])} output(s); give one -o per output")
+    arrays = []
+    for f in inputs:
+        try:
+            arrays.append(np.load(f))
+        except (OSError, ValueError) as e:
+            raise LNEError(f"{f}: not a .npy file: {e}") from None
+    for path, y in zip(outputs, run_bundle(Path(bundle), arrays, target)):
+        np.save(path, y)
+        click.echo(f"wrote {path} {list(y.shape)}")
 
 
 @cli.command("supported-ops")

@@ -7,6 +7,7 @@ Names from the model never reach generated code: identifiers are derived from th
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -157,6 +158,13 @@ def manifest(g, name, target, weights_size, fingerprint, debug, steps=()) -> dic
     }
 
 
+@functools.lru_cache(maxsize=None)
+def _environment() -> jinja2.Environment:
+    """One Jinja environment per process: it caches compiled templates (reloaded if edited)."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
 def write_bundle(g, out_dir, target, name: str, debug: bool = False, source=None) -> Path:
     """Render the bundle into a temporary folder, then move it to out_dir in one step."""
     out_dir = Path(out_dir)
@@ -170,13 +178,12 @@ def write_bundle(g, out_dir, target, name: str, debug: bool = False, source=None
     plugin_cmake = [{"name": p, "cmake": get_plugin(p).cmake.replace("@TARGET@", ident).strip()} for p in used_plugins]
     ctx = {
         "name": ident, "P": ident.upper(), "version": __version__, "target": target.name,
-        "cpu_flags": list(target.cpu_flags), "arena_size": g.plan.arena_size, "weights_size": len(blob),
+        "cpu_flags": list(target.cpu_flags), "cross": target.cross, "arena_size": g.plan.arena_size, "weights_size": len(blob),
         "algorithm": g.plan.algorithm, "fingerprint": f"{fingerprint:#018x}", "weights_version": WEIGHTS_VERSION,
         "inputs": _io(g, g.inputs, g.plan), "outputs": _io(g, g.outputs, g.plan), "steps": steps,
         "decls": decls, "headers": headers, "pad": " " * (len(ident) + 10), "plugin_cmake": plugin_cmake,
     }
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = _environment()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
@@ -186,6 +193,10 @@ def write_bundle(g, out_dir, target, name: str, debug: bool = False, source=None
         for rel, tpl in files.items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             (tmp / rel).write_text(env.get_template(tpl).render(**ctx))
+        if target.cross:
+            (tmp / "toolchain.cmake").write_text(env.get_template("toolchain.cmake.j2").render(
+                target=target.name, processor=target.processor, triple=target.triple,
+                emulator=";".join(target.qemu + ("-L", target.sysroot))))
         (tmp / f"{ident}.weights.bin").write_bytes(blob)
         _copy_runtime(headers, tmp)
         m = manifest(g, ident, target, len(blob), fingerprint, debug, steps)
