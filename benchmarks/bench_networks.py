@@ -12,8 +12,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from lne.benchmark import bench_bundle
-from lne.compiler import compile_model
+from lne.benchmark import bench
 from lne.models import NAMES, export_onnx
 
 
@@ -22,14 +21,13 @@ def main() -> None:
     ap.add_argument("names", nargs="*", default=list(NAMES))
     ap.add_argument("--runs", type=int, default=50)
     args = ap.parse_args()
-    print(f"{'network':15s} {'lne ms':>9s} {'ort ms':>9s} {'ort/lne':>8s}")
+    print(f"{'network':15s} {'lne ms':>9s} {'ort ms':>9s} {'lne/ort':>8s}")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.names:
             onnx_path = export_onnx(name, Path(tmp) / f"{name}.onnx")
-            bundle = compile_model(onnx_path, Path(tmp) / name, build=True)
-            r = bench_bundle(bundle, onnx_path, runs=args.runs, warmup=5)
-            print(f"{name:15s} {r['lne_median_ms']:9.3f} {r['ort_median_ms']:9.3f} "
-                  f"{r['ort_median_ms'] / r['lne_median_ms']:8.2f}", flush=True)
+            r = bench(onnx_path, runs=args.runs, warmup=5, vs=("onnxruntime",))
+            lne_ms, ort_ms = r["lne"]["median_ms"], r["onnxruntime"]["median_ms"]
+            print(f"{name:15s} {lne_ms:9.3f} {ort_ms:9.3f} {lne_ms / ort_ms:8.2f}", flush=True)
 
 
 if __name__ == "__main__":
