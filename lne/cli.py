@@ -248,6 +248,26 @@ def targets(as_json):
                    f"isa: {', '.join(tg.isa) or 'generic'}")
 
 
+@cli.command("convert")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--weights", type=click.Path(dir_okay=False), help="caffemodel for a Caffe prototxt")
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="ONNX file to write")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=DxDx..",
+              help="fix an input's shape (needed when the net gives none)")
+def convert_cmd(model, weights, out, input_shapes):
+    """Convert MODEL (a Caffe prototxt) into an equivalent ONNX model (opset 17).
+
+    \b
+    Example:
+      lne convert deploy.prototxt --weights net.caffemodel -o net.onnx
+    """
+    from .convert import convert
+
+    _log(f"converting {model} ...")
+    path = convert(model, out, weights=weights, input_shapes=_shapes(input_shapes))
+    click.echo(f"wrote {path}")
+
+
 def main(argv=None) -> None:
     try:
         cli.main(args=argv, prog_name="lne", standalone_mode=False)

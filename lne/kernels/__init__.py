@@ -1,3 +1,4 @@
 """Kernel registry; importing this package registers the built-in kernels."""
 from .registry import Emitter, KernelDef, all_kernels, for_op, get, register  # noqa: F401
 from . import conv, eltwise, gemm, pool, softmax, tensor  # noqa: F401
+from . import binary_ext, split  # noqa: F401

@@ -116,4 +116,8 @@ CASES = [
     Case("pad_constant", "Pad", [(1, 3, 4, 5), i64(0, 0, 1, 2, 0, 0, 2, 1), f32(0.5)]),
     Case("pad_reflect", "Pad", [(1, 3, 4, 5), i64(0, 0, 1, 2, 0, 0, 2, 1)], dict(mode="reflect")),
     Case("pad_edge_opset7", "Pad", [(2, 3, 4)], dict(mode="edge", pads=[0, 1, 2, 1, 0, 1]), opset=7),
+    Case("max_three_bcast", "Max", [(2, 3, 4), (3, 1), const(4)]),
+    Case("min_two", "Min", [(1, 5, 3, 3), (1, 5, 3, 3)]),
+    Case("pow_int_exponent", "Pow", [(2, 3, 4), f32(3.0)]),
+    Case("split_one_part", "Split", [(2, 6, 3)], dict(axis=1)),  # multi-part splits: tests/ops/test_split.py
 ]
