@@ -1,0 +1,151 @@
+// LNE runtime: NEON element-wise kernels, same contracts as unary_ref.h, binary_ref.h and
+// channel_affine_ref.h: activations (vector exp for Sigmoid / Tanh), broadcasting binary ops,
+// per-channel affine. Without NEON this header is empty.
+#pragma once
+#if defined(__ARM_NEON)
+#include <utility>
+
+#include "lne/common.h"
+#include "lne/kernel_util.h"
+#include "lne/neon_util.h"
+#include "kernels/eltwise/binary_ref.h"
+
+namespace lne {
+
+// y[i] = act(x[i]) for i < n; y may equal x.
+inline void unary_f32_neon(const Act& a, int64_t n, const float* x, float* y) {
+  neon::act_map(a, n, x, y, neon::Plain{});
+}
+
+// y[n,c,i] = act(x[n,c,i] * scale[c] + bias[c]); y may equal x.
+inline void channel_affine_f32_neon(int32_t n, int32_t c, int64_t inner, const float* x, const float* scale,
+                                    const float* bias, const Act& act, float* y) {
+  for (int32_t nn = 0; nn < n; ++nn) {
+    for (int32_t cc = 0; cc < c; ++cc) {
+      const int64_t off = ((int64_t)nn * c + cc) * inner;
+      neon::act_map(act, inner, x + off, y + off, neon::Affine{scale[cc], bias[cc]});
+    }
+  }
+}
+
+namespace detail {
+
+// Each op in scalar (as binary_ref.h) and vector form.
+struct NeonAdd {
+  static float f(float a, float b) { return a + b; }
+  static float32x4_t v(float32x4_t a, float32x4_t b) { return vaddq_f32(a, b); }
+};
+struct NeonSub {
+  static float f(float a, float b) { return a - b; }
+  static float32x4_t v(float32x4_t a, float32x4_t b) { return vsubq_f32(a, b); }
+};
+struct NeonMul {
+  static float f(float a, float b) { return a * b; }
+  static float32x4_t v(float32x4_t a, float32x4_t b) { return vmulq_f32(a, b); }
+};
+struct NeonDiv {
+  static float f(float a, float b) { return a / b; }
+  static float32x4_t v(float32x4_t a, float32x4_t b) { return neon::div(a, b); }
+};
+struct NeonPrelu {
+  static float f(float a, float b) { return a >= 0.f ? a : a * b; }
+  static float32x4_t v(float32x4_t a, float32x4_t b) {
+    return vbslq_f32(vcgeq_f32(a, vdupq_n_f32(0.f)), a, vmulq_f32(a, b));
+  }
+};
+struct NeonMax {
+  static float f(float a, float b) { return a > b ? a : b; }
+  static float32x4_t v(float32x4_t a, float32x4_t b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }
+};
+struct NeonMin {
+  static float f(float a, float b) { return a < b ? a : b; }
+  static float32x4_t v(float32x4_t a, float32x4_t b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
+};
+
+// One inner row: unit / zero strides in vectors, anything else scalar.
+template <class Op>
+inline void neon_binary_row(int64_t n, const float* a, int64_t sa, const float* b, int64_t sb, float* y) {
+  int64_t i = 0;
+  if (sa == 1 && sb == 1) {
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, Op::v(vld1q_f32(a + i), vld1q_f32(b + i)));
+    for (; i < n; ++i) y[i] = Op::f(a[i], b[i]);
+  } else if (sa == 1 && sb == 0) {
+    const float32x4_t bv = vdupq_n_f32(b[0]);
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, Op::v(vld1q_f32(a + i), bv));
+    for (; i < n; ++i) y[i] = Op::f(a[i], b[0]);
+  } else if (sa == 0 && sb == 1) {
+    const float32x4_t av = vdupq_n_f32(a[0]);
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, Op::v(av, vld1q_f32(b + i)));
+    for (; i < n; ++i) y[i] = Op::f(a[0], b[i]);
+  } else {
+    for (; i < n; ++i) y[i] = Op::f(a[i * sa], b[i * sb]);
+  }
+}
+
+// Drop size-1 dims and merge dims contiguous for both operands (as binary_ref.h), then walk
+// the outer dims row by row.
+template <class Op>
+inline void neon_binary_run(const BinaryParams& p, const float* a, const float* b, float* y) {
+  int64_t shape[kMaxRank], sa[kMaxRank], sb[kMaxRank];
+  int r = 0;
+  for (int d = p.rank - 1; d >= 0; --d) {  // innermost first
+    const int64_t s = p.out_shape[d];
+    if (s == 0) return;
+    if (s == 1) continue;
+    if (r > 0 && p.a_strides[d] == sa[r - 1] * shape[r - 1] && p.b_strides[d] == sb[r - 1] * shape[r - 1]) {
+      shape[r - 1] *= s;
+      continue;
+    }
+    shape[r] = s;
+    sa[r] = p.a_strides[d];
+    sb[r] = p.b_strides[d];
+    ++r;
+  }
+  if (r == 0) {
+    y[0] = apply_act(p.act, Op::f(a[0], b[0]));
+    return;
+  }
+  for (int i = 0, j = r - 1; i < j; ++i, --j) {  // outermost first
+    std::swap(shape[i], shape[j]);
+    std::swap(sa[i], sa[j]);
+    std::swap(sb[i], sb[j]);
+  }
+  const int64_t n0 = shape[r - 1];
+  int64_t rows = 1;
+  for (int d = 0; d < r - 1; ++d) rows *= shape[d];
+  int64_t idx[kMaxRank] = {};
+  int64_t ao = 0, bo = 0;
+  for (int64_t row = 0; row < rows; ++row, y += n0) {
+    neon_binary_row<Op>(n0, a + ao, sa[r - 1], b + bo, sb[r - 1], y);
+    neon::act_inplace(p.act, n0, y);
+    for (int d = r - 2; d >= 0; --d) {
+      ao += sa[d];
+      bo += sb[d];
+      if (++idx[d] < shape[d]) break;
+      ao -= sa[d] * shape[d];
+      bo -= sb[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+}  // namespace detail
+
+// y = act(a op b) with broadcasting given by the strides; y may alias a non-broadcast operand.
+inline void binary_f32_neon(const BinaryParams& p, const float* a, const float* b, float* y) {
+  using namespace detail;
+  switch (p.kind) {
+    case BIN_ADD: neon_binary_run<NeonAdd>(p, a, b, y); break;
+    case BIN_SUB: neon_binary_run<NeonSub>(p, a, b, y); break;
+    case BIN_MUL: neon_binary_run<NeonMul>(p, a, b, y); break;
+    case BIN_DIV: neon_binary_run<NeonDiv>(p, a, b, y); break;
+    case BIN_PRELU: neon_binary_run<NeonPrelu>(p, a, b, y); break;
+    case BIN_MAX: neon_binary_run<NeonMax>(p, a, b, y); break;
+    case BIN_MIN: neon_binary_run<NeonMin>(p, a, b, y); break;
+    default: break;
+  }
+}
+
+}  // namespace lne
+
+#endif  // __ARM_NEON
