@@ -62,7 +62,9 @@ def _arm64(name, description, cpu, flags, isa=("neon",), qemu_cpu=None):
 BOARDS = [
     _arm64("rpi3", "Raspberry Pi 3, 64-bit OS (Cortex-A53)", "cortex-a53", ("-mcpu=cortex-a53",)),
     Target("rpi3-armv7", "Raspberry Pi 3, 32-bit OS (Cortex-A53, armhf, NEON)",
-           ("-mcpu=cortex-a53", "-mfpu=neon-fp-armv8", "-mfloat-abi=hard"), ("neon",), triple="arm-linux-gnueabihf",
+           # -Wno-psabi: GCC's armhf notes about a 2017 ABI change in passing vectors (informational)
+           ("-mcpu=cortex-a53", "-mfpu=neon-fp-armv8", "-mfloat-abi=hard", "-Wno-psabi"), ("neon",),
+           triple="arm-linux-gnueabihf",
            processor="arm", qemu=("qemu-arm",), apt="g++-arm-linux-gnueabihf", cpu="cortex-a53"),
     _arm64("rpi4", "Raspberry Pi 4 (Cortex-A72)", "cortex-a72", ("-mcpu=cortex-a72",)),
     _arm64("jetson-nano", "Jetson Nano CPU (Cortex-A57)", "cortex-a57", ("-mcpu=cortex-a57",)),

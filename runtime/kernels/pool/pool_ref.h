@@ -80,14 +80,14 @@ inline void global_avgpool_f32_ref(int64_t nc, int64_t hw, const float* x, float
   for (int64_t i = 0; i < nc; ++i) {
     const float* xc = x + i * hw;
     float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
-    int64_t j = 0;
-    for (; j + 4 <= hw; j += 4) {
+    const int64_t n4 = hw / 4 * 4;  // bound first: GCC 12 misreads `j + 4 <= hw` loops after inlining
+    for (int64_t j = 0; j < n4; j += 4) {
       s0 += xc[j];
       s1 += xc[j + 1];
       s2 += xc[j + 2];
       s3 += xc[j + 3];
     }
-    for (; j < hw; ++j) s0 += xc[j];
+    for (int64_t j = n4; j < hw; ++j) s0 += xc[j];
     y[i] = hw > 0 ? ((s0 + s1) + (s2 + s3)) / (float)hw : 0.f;
   }
 }
