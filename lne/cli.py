@@ -248,6 +248,10 @@ def targets(as_json):
                    f"isa: {', '.join(tg.isa) or 'generic'}")
 
 
+from .pipeline.cli import pipeline as _pipeline_group  # noqa: E402  (`lne pipeline ...`; imports stay lazy)
+cli.add_command(_pipeline_group)
+
+
 @cli.command("convert")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--weights", type=click.Path(dir_okay=False), help="caffemodel for a Caffe prototxt")
