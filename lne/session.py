@@ -96,7 +96,7 @@ class InferenceSession:
             if t["name"] not in input_feed:
                 raise LNEError(f"missing input {t['name']!r}; the model's inputs are "
                                f"{[i['name'] for i in self.manifest['inputs']]}")
-            x = np.ascontiguousarray(input_feed[t["name"]], dtype=np.float32)
+            x = np.require(input_feed[t["name"]], dtype=np.float32, requirements="C")  # keeps 0-d shapes
             if list(x.shape) != t["shape"]:
                 raise LNEError(f"input {t['name']!r} has shape {list(x.shape)}; the bundle expects {t['shape']}")
             ins.append(x)

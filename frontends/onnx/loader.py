@@ -7,6 +7,7 @@ external data outside the model's folder.
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -16,7 +17,10 @@ from lne import ops
 from lne.errors import LNEError, UnsupportedOpsError
 from lne.ir import Graph, Node, Tensor
 
-MIN_OPSET, MAX_OPSET = 7, 21
+# Every op LNE supports has the same signature and semantics from opset 21 to 28: the later
+# versions only add element types (bfloat16, float8, float4, int2) that LNE rejects anyway
+# (tests/conformance/test_onnx_node.py checks this against the installed ONNX schemas).
+MIN_OPSET, MAX_OPSET = 7, 28
 _ONNX_DOMAINS = ("", "ai.onnx")
 
 
@@ -33,6 +37,7 @@ def load(path, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
         raise LNEError(f"{path}: not a valid ONNX model (protobuf parse failed: {e})") from None
     if not model.HasField("graph") or not (model.graph.node or model.graph.output):
         raise LNEError(f"{path}: not a valid ONNX model (no graph; is the file truncated or of another format?)")
+    _check_text(path, model, "model")
     opset = _opset(path, model)
     if model.functions:
         import onnx.inliner
@@ -42,6 +47,23 @@ def load(path, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
         except Exception as e:  # the inliner raises plain C++ errors on malformed functions
             raise LNEError(f"{path}: cannot inline model-local functions: {e}") from None
     return _Importer(path, model, opset, input_shapes or {}).run()
+
+
+def _check_text(path, msg, where: str) -> None:
+    """Every string field must be UTF-8: protobuf hands invalid ones over as bytes, not str."""
+    from google.protobuf.descriptor import FieldDescriptor
+
+    for field, value in msg.ListFields():
+        repeated = field.is_repeated if hasattr(field, "is_repeated") else field.label == field.LABEL_REPEATED
+        items = value if repeated else [value]
+        if field.type == FieldDescriptor.TYPE_STRING:
+            for item in items:
+                if not isinstance(item, str):
+                    raise LNEError(f"{path}: {where}.{field.name} is not valid UTF-8 text ({item[:60]!r}); "
+                                   "is the file corrupt?")
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            for i, item in enumerate(items):
+                _check_text(path, item, f"{where}.{field.name}[{i}]" if len(items) > 1 else f"{where}.{field.name}")
 
 
 def _opset(path, model) -> int:
@@ -63,12 +85,14 @@ class _Importer:
     def run(self) -> Graph:
         g, mg = self.graph, self.model.graph
         self._check_ops()
+        self._check_schemas()
         for init in mg.initializer:
             g.add_const(init.name, self._initializer(init))
         for vi in mg.input:
             if vi.name in g.tensors:
                 continue  # IR < 4 lists initializers as inputs too
-            g.add_tensor(Tensor(vi.name, self._input_shape(vi), _elem_dtype(self.path, vi)))
+            dtype = _elem_dtype(self.path, vi)
+            g.add_tensor(Tensor(vi.name, self._input_shape(vi), dtype))
             g.inputs.append(vi.name)
         unknown = set(self.input_shapes) - set(g.inputs)
         if unknown:
@@ -107,6 +131,28 @@ class _Importer:
         if unsupported:
             raise UnsupportedOpsError(self.path, unsupported)
 
+    def _check_schemas(self):
+        """Each node against its ONNX schema: input and output counts, required operands present,
+        attribute names and types, required attributes (values are checked by the ops)."""
+        import onnx.defs
+        from onnx import checker
+
+        ctx = checker.C.CheckerContext()
+        ctx.ir_version = self.model.ir_version
+        ctx.opset_imports = {o.domain: o.version for o in self.model.opset_import}
+        optional = onnx.defs.OpSchema.FormalParameterOption.Optional
+        for i, n in enumerate(self.model.graph.node):
+            try:
+                checker.check_node(n, ctx, checker.C.LexicalScopeContext())
+                formal = onnx.defs.get_schema(n.op_type, self.opset, "").inputs
+                for k, name in enumerate(n.input):  # the checker lets variadic operands be empty
+                    if not name and formal and formal[min(k, len(formal) - 1)].option != optional:
+                        raise ValueError(f"input {k} is required but has an empty name")
+            except Exception as e:  # ValidationError; the C++ checker may raise others on odd protos
+                msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise LNEError(f"{self.path}: node {n.name or f'{n.op_type}_{i}'!r} ({n.op_type}) does not follow "
+                               f"the ONNX spec: {msg}") from None
+
     def _input_shape(self, vi) -> tuple[int, ...]:
         if vi.name in self.input_shapes:
             shape = tuple(self.input_shapes[vi.name])
@@ -124,6 +170,9 @@ class _Importer:
             shape = tuple(shape)
         if any(d <= 0 for d in shape):
             raise LNEError(f"{self.path}: input {vi.name!r} has a non-positive dimension in shape {list(shape)}")
+        if math.prod(shape) > ops.base.MAX_ELEMENTS:
+            raise LNEError(f"{self.path}: input {vi.name!r} of shape {list(shape)} has more than "
+                           f"{ops.base.MAX_ELEMENTS} elements")
         return shape
 
     def _initializer(self, init) -> np.ndarray:
@@ -137,7 +186,7 @@ class _Importer:
             np_dtype = helper.tensor_dtype_to_np_dtype(init.data_type)
         except (KeyError, ValueError):
             raise LNEError(f"{self.path}: initializer {init.name!r} has unknown data type {init.data_type}") from None
-        count = int(np.prod(init.dims, dtype=np.int64))
+        count = math.prod(init.dims)  # Python ints: no int64 overflow on hostile dims
         if init.HasField("raw_data"):
             have = len(init.raw_data) // max(1, np.dtype(np_dtype).itemsize)
         else:
@@ -159,22 +208,40 @@ class _Importer:
         info = {e.key: e.value for e in init.external_data}
         base = self.path.resolve().parent
         location = info.get("location", "")
-        target = (base / location).resolve()
-        if not location or os.path.isabs(location) or base not in target.parents:
+        if not location or "\0" in location or os.path.isabs(location):
+            target = None
+        else:
+            try:
+                target = (base / location).resolve()
+            except (OSError, RuntimeError):  # a loop of links
+                target = None
+        if target is None or base not in target.parents:
             raise LNEError(f"{self.path}: initializer {init.name!r} points to external data {location!r} "
                            "outside the model's folder; refusing to read it")
-        if not target.is_file():
+        try:
+            size = target.stat().st_size if target.is_file() else None
+        except OSError as e:  # a name too long...
+            raise LNEError(f"{self.path}: external data file {location!r} of initializer {init.name!r}: "
+                           f"{e.strerror}") from None
+        if size is None:
             raise LNEError(f"{self.path}: external data file {location!r} of initializer {init.name!r} is missing")
-        dtype = np.dtype(helper.tensor_dtype_to_np_dtype(init.data_type))
-        count = int(np.prod(init.dims, dtype=np.int64))
-        offset = int(info.get("offset", 0))
-        length = int(info.get("length", count * dtype.itemsize))
-        if length != count * dtype.itemsize or offset < 0 or offset + length > target.stat().st_size:
+        count = math.prod(init.dims)
+        try:
+            dtype = np.dtype(helper.tensor_dtype_to_np_dtype(init.data_type))
+            offset = int(info.get("offset", 0))
+            length = int(info.get("length", count * dtype.itemsize))
+        except (KeyError, ValueError, TypeError):
+            raise LNEError(f"{self.path}: initializer {init.name!r}: unreadable external data description "
+                           f"{info} (data type {init.data_type})") from None
+        if length != count * dtype.itemsize or offset < 0 or offset + length > size:
             raise LNEError(f"{self.path}: external data of initializer {init.name!r} ({location!r}, offset {offset}, "
                            f"length {length}) does not hold {count} values of {dtype}")
-        with open(target, "rb") as f:
-            f.seek(offset)
-            data = f.read(length)
+        try:
+            with open(target, "rb") as f:
+                f.seek(offset)
+                data = f.read(length)
+        except OSError as e:
+            raise LNEError(f"{self.path}: cannot read external data {location!r}: {e.strerror}") from None
         return np.frombuffer(data, dtype=dtype).reshape(tuple(init.dims)).copy()
 
     def _attrs(self, node_proto) -> dict:
@@ -202,6 +269,9 @@ class _Importer:
 def _elem_dtype(path, vi) -> str:
     from onnx import helper
 
+    kind = vi.type.WhichOneof("value")
+    if kind != "tensor_type":
+        raise LNEError(f"{path}: input {vi.name!r} is a {kind or 'value of no type'}; LNE compiles tensor inputs only")
     et = vi.type.tensor_type.elem_type
     try:
         dtype = str(np.dtype(helper.tensor_dtype_to_np_dtype(et)))

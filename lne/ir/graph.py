@@ -64,7 +64,7 @@ class Graph:
         return t
 
     def add_const(self, name: str, data: np.ndarray) -> Tensor:
-        data = np.ascontiguousarray(data)
+        data = np.require(data, requirements="C")  # ascontiguousarray would make a scalar 1-D
         return self.add_tensor(Tensor(name, tuple(int(d) for d in data.shape), str(data.dtype), data))
 
     def fresh_name(self, base: str) -> str:

@@ -13,6 +13,7 @@ Passes read these fields and never name ops one by one:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -70,6 +71,18 @@ def same_shape(node, ins):
     return [(ins[0].shape, ins[0].dtype)]
 
 
+# The largest tensor LNE compiles (elements): kernels index with 32-bit ints, and a size check
+# here keeps hostile shapes from overflowing int64 arithmetic or exhausting memory.
+MAX_ELEMENTS = 2**31 - 1
+
+
+def check_elements(node, shape, what: str = "output") -> None:
+    n = math.prod(int(d) for d in shape)
+    if n > MAX_ELEMENTS:
+        raise OpError(node, f"{what} shape {list(shape)} has {n} elements; LNE compiles tensors of at most "
+                            f"{MAX_ELEMENTS}")
+
+
 def require_const(node, graph, index: int, what: str):
     """The constant value of input `index`, or a clear error."""
     name = node.input(index)
@@ -87,6 +100,9 @@ def move_const_inputs(node, graph, names: dict[int, str]) -> None:
     for index, attr in names.items():
         data = require_const(node, graph, index, attr)
         if data is not None:
+            if data.dtype.kind not in "iu" or data.ndim != 1:
+                raise OpError(node, f"{attr} (input {index}) must be a 1-D integer tensor, not {data.dtype}"
+                                    f"{list(data.shape)}")
             node.attrs[attr] = data.tolist()
     keep = min(names)
     node.inputs = node.inputs[:keep]

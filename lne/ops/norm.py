@@ -14,8 +14,9 @@ def _bn_infer(node, ins):
         raise OpError(node, f"input rank {len(x.shape)} < 2")
     c = x.shape[1]
     for t, what in zip(ins[1:5], ("scale", "B", "mean", "var")):
-        if t is None or t.size != c:
-            raise OpError(node, f"{what} must have {c} elements (one per channel)")
+        if t is None or tuple(t.shape) != (c,):
+            raise OpError(node, f"{what} must have shape [{c}] (one value per channel), got "
+                                f"{list(t.shape) if t is not None else 'none'}")
     if len(node.outputs) > 1 and any(node.outputs[1:]):
         raise OpError(node, "training-mode outputs (running mean/var) are not supported")
     return [(x.shape, x.dtype)] + [((c,), x.dtype)] * (len(node.outputs) - 1)

@@ -3,9 +3,11 @@ ConstantOfShape, ...). With static shapes it is always constant, so these ops ex
 folded at compile time (runtime=False); one left over after folding is a clear error."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .base import OpDef, OpError, register
+from .base import OpDef, OpError, check_elements, register
 
 DTYPES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "int64", 9: "bool", 10: "float16",
           11: "float64"}
@@ -52,7 +54,15 @@ def _cast_ref(node, arrays):
 def _cos_ref(node, arrays):
     value = node.attrs.get("value")
     value = np.zeros(1, np.float32) if value is None else value
-    return [np.full(tuple(int(d) for d in arrays[0]), value.reshape(-1)[0], dtype=value.dtype)]
+    shape = tuple(int(d) for d in arrays[0])
+    check_elements(node, shape)
+    return [np.full(shape, value.reshape(-1)[0], dtype=value.dtype)]
+
+
+def _range_ref(node, arrays):
+    start, limit, delta = (a.item() for a in arrays)
+    check_elements(node, (max(0, math.ceil((limit - start) / delta)) if delta else 0,))
+    return [np.arange(start, limit, delta).astype(arrays[0].dtype)]
 
 
 def _constant_ref(node, arrays):
@@ -75,7 +85,7 @@ REFS = {"Shape": _shape_ref, "Gather": _gather_ref, "Slice": _slice_ref, "Cast":
         "Floor": _unary(np.floor), "Ceil": _unary(np.ceil), "Sqrt": _unary(np.sqrt),
         "Equal": lambda node, a: [np.equal(a[0], a[1])],
         "Where": lambda node, a: [np.where(a[0], a[1], a[2])],
-        "Range": lambda node, a: [np.arange(a[0].item(), a[1].item(), a[2].item()).astype(a[0].dtype)]}
+        "Range": _range_ref}
 
 for _op, _ref in REFS.items():
     register(OpDef(_op, "shape", _no_infer, _ref, runtime=False,

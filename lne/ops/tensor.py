@@ -54,24 +54,32 @@ def _transpose_infer(node, ins):
 
 
 def _transpose_ref(node, arrays):
-    return [np.ascontiguousarray(np.transpose(arrays[0], _perm(node, arrays[0].ndim)))]
+    return [np.transpose(arrays[0], _perm(node, arrays[0].ndim)).copy()]  # C order, keeps 0-D
 
 
 register(OpDef("Transpose", "injective", _transpose_infer, _transpose_ref, doc="axis permutation"))
 
 
 # -- Pad ------------------------------------------------------------------------------------
+def _int_list(node, data, what) -> list[int]:
+    if data.dtype.kind not in "iu" or data.ndim != 1:
+        raise OpError(node, f"{what} must be a 1-D integer tensor, not {data.dtype}{list(data.shape)}")
+    return [int(v) for v in data]
+
+
 def _pad_normalize(node, graph):
     rank = len(graph.tensors[node.inputs[0]].shape)
     a = node.attrs
     if node.input(1):
-        a["pads"] = [int(p) for p in require_const(node, graph, 1, "pads")]
+        a["pads"] = _int_list(node, require_const(node, graph, 1, "pads"), "pads")
     if node.input(2):
         v = require_const(node, graph, 2, "constant_value")
         a["value"] = float(v.reshape(-1)[0]) if v.size else 0.0
     if node.input(3):
-        axes = [int(x) % rank for x in require_const(node, graph, 3, "axes")]
-        pads, full = a["pads"], [0] * (2 * rank)
+        axes = [_axis(node, x, rank) for x in _int_list(node, require_const(node, graph, 3, "axes"), "axes")]
+        pads, full = a.get("pads", []), [0] * (2 * rank)
+        if len(pads) != 2 * len(axes) or len(set(axes)) != len(axes):
+            raise OpError(node, f"pads {pads} and axes {axes}: need distinct axes and two pads per axis")
         for i, ax in enumerate(axes):
             full[ax], full[ax + rank] = pads[i], pads[i + len(axes)]
         a["pads"] = full
@@ -122,6 +130,8 @@ def _reshape_infer(node, ins):
     x = ins[0].shape
     shape = [int(s) for s in node.attrs["shape"]]
     allowzero = int(node.attrs.get("allowzero", 0))
+    if not allowzero and any(s == 0 and i >= len(x) for i, s in enumerate(shape)):
+        raise OpError(node, f"target shape {shape} copies a dimension (0) beyond the input's rank {len(x)}")
     out = [x[i] if s == 0 and not allowzero else s for i, s in enumerate(shape)]
     if out.count(-1) > 1 or any(s < -1 for s in out):
         raise OpError(node, f"invalid target shape {shape}")
@@ -198,6 +208,16 @@ _VIEW_NORMALIZE = {"Reshape": _reshape_normalize, "Squeeze": _axes_normalize, "U
 
 
 def _dropout_normalize(node, graph):
+    """Inference Dropout passes its input through; training mode (random drops) is refused
+    unless the ratio is 0, where it passes it through too."""
+    if node.input(2):
+        training = require_const(node, graph, 2, "training_mode")
+        ratio = require_const(node, graph, 1, "ratio") if node.input(1) and training.any() else np.zeros(1)
+        if training.size != 1 or ratio.size != 1:
+            raise OpError(node, "training_mode and ratio must be scalars")
+        if training.any() and ratio.reshape(-1)[0] != 0:
+            raise OpError(node, "training_mode=true drops values at random; LNE compiles inference "
+                                "(training_mode false or absent)")
     node.inputs = node.inputs[:1]  # ratio and training_mode: inference ignores them
 
 

@@ -1,17 +1,23 @@
 """Shape inference with constant folding, identity removal and dead code elimination."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import ops
 from ..errors import LNEError
-from ..ops.base import OpError
+from ..ops.base import MAX_ELEMENTS, OpError, check_elements
 
 
 def infer_and_fold(g, options) -> None:
     """Walk nodes in order: canonicalise attributes, infer output shapes, and evaluate any node
     whose inputs are all constant (Shape needs only a static shape) with its numpy reference."""
     check_references(g)
+    for name in g.inputs:
+        t = g.tensors[name]
+        if t.shape is not None and math.prod(t.shape) > MAX_ELEMENTS:
+            raise LNEError(f"graph input {name!r} of shape {list(t.shape)} has more than {MAX_ELEMENTS} elements")
     g.toposort()
     kept = []
     for node in g.nodes:
@@ -46,6 +52,7 @@ def infer_and_fold(g, options) -> None:
             shape = tuple(int(d) for d in shape)
             if any(d <= 0 for d in shape):
                 raise OpError(node, f"output {name!r} would have shape {list(shape)}; every dimension must be positive")
+            check_elements(node, shape, f"output {name!r}")
             if dtype != "float32":
                 raise OpError(node, f"output {name!r} is {dtype} at run time; LNE computes float32 tensors only")
             t = g.tensors[name]
