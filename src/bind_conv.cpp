@@ -4,6 +4,7 @@
 #include "kernels/conv/conv_depthwise.h"
 #include "kernels/conv/conv_im2col.h"
 #include "kernels/conv/conv_ref.h"
+#include "kernels/conv/conv_winograd.h"
 
 using namespace lne_bind;
 
@@ -58,6 +59,52 @@ ConvArgs conv_args(const lne::ConvParams& p, const py::handle& x, const py::hand
   return a;
 }
 
+float* scratch_arg(const py::handle& scratch, int64_t need, const ConvArgs& a,
+                   const lne::ConvParams& p) {
+  if (need == 0 && scratch.is_none()) return nullptr;
+  if (scratch.is_none()) fail("scratch: required (" + std::to_string(need) + " floats)");
+  float* s = out_ptr(scratch, need, "scratch", false);
+  const int64_t ss = (int64_t)py::reinterpret_borrow<py::array>(scratch).size();
+  check_disjoint(s, ss, a.x, prod({p.n, p.c, p.h, p.w}), "scratch and x");
+  check_disjoint(s, ss, a.y, prod({p.n, p.m, p.oh, p.ow}), "scratch and y");
+  return s;
+}
+
+int check_mt(int mt) {
+  if (mt != 2 && mt != 4) fail("mt must be 2 or 4");
+  return mt;
+}
+
+int check_mt_r(int mt, int r) {
+  check_mt(mt);
+  if (!((r == 3) || (r == 5 && mt == 2))) fail("(mt, r) must be (2, 3), (4, 3) or (2, 5)");
+  return r;
+}
+
+// Winograd conv F(mt x mt, r x r): wt is the transformed weight array instead of w.
+void winograd_call(int mt, int r, py::dict d, py::object x, py::object wt, py::object bias,
+                   py::object y, py::object scratch) {
+  const lne::ConvParams p = parse_conv(d);
+  if (!lne::winograd_f32_applies(p) || p.kh != r)
+    fail("winograd: needs a " + std::to_string(r) + "x" + std::to_string(r) +
+         ", stride 1, dilation 1 conv");
+  ConvArgs a{};
+  const int64_t nx = prod({p.n, p.c, p.h, p.w}), ny = prod({p.n, p.m, p.oh, p.ow});
+  const int64_t nw = (int64_t)lne::winograd_f32_weights_size(p.m, p.c / p.group, mt, r, p.group);
+  a.x = in_ptr(x, nx, "x");
+  a.w = in_ptr(wt, nw, "wt");
+  a.bias = in_ptr_opt(bias, p.m, "bias");
+  a.y = out_ptr(y, ny, "y");
+  check_disjoint(a.x, nx, a.y, ny, "x and y");
+  check_disjoint(a.w, nw, a.y, ny, "wt and y");
+  check_disjoint(a.bias, p.m, a.y, ny, "bias and y");
+  float* s = scratch_arg(scratch, (int64_t)lne::winograd_f32_scratch(p, mt), a, p);
+  py::gil_scoped_release nogil;
+  if (r == 5) lne::conv2d_f32_winograd_f25(p, a.x, a.w, a.bias, a.y, s);
+  else if (mt == 2) lne::conv2d_f32_winograd_f23(p, a.x, a.w, a.bias, a.y, s);
+  else lne::conv2d_f32_winograd_f43(p, a.x, a.w, a.bias, a.y, s);
+}
+
 }  // namespace
 
 void init_conv(py::module_& m) {
@@ -110,4 +157,61 @@ void init_conv(py::module_& m) {
         py::arg("p"), py::arg("x"), py::arg("w"), py::arg("bias"), py::arg("y"),
         "(p, x, w, bias, y)\n"
         "Direct depthwise conv; params/arrays as conv2d_f32_ref; precondition group == c == m.");
+  m.def("winograd_f32_weights_size",
+        [](int64_t m_, int64_t c, int mt, int r, int64_t group) {
+          check_pos(m_, "m");
+          check_pos(c, "c");
+          check_pos(group, "group");
+          check_mt_r(mt, r);
+          if (m_ % group) fail("m must be a multiple of group");
+          return (int64_t)lne::winograd_f32_weights_size(to_i32(m_, "m"), to_i32(c, "c"), mt, r,
+                                                         to_i32(group, "group"));
+        },
+        py::arg("m"), py::arg("c"), py::arg("mt"), py::arg("r") = 3, py::arg("group") = 1,
+        "(m, c, mt, r=3, group=1) -> int: floats of the F(mt x mt, r x r) transformed, packed\n"
+        "weights (c: input channels per group).");
+  m.def("winograd_f32_scratch",
+        [](py::dict d, int mt) { return (int64_t)lne::winograd_f32_scratch(parse_conv(d), check_mt(mt)); },
+        py::arg("p"), py::arg("mt"),
+        "(p, mt) -> int: scratch floats of the F(mt x mt, kh x kh) conv conv2d_f32_winograd_f{mt}{kh}.");
+  m.def("winograd_f32_transform_weights",
+        [](int mt, int r, int64_t m_, int64_t c, py::object w, py::object wt, int64_t group) {
+          check_mt_r(mt, r);
+          check_pos(m_, "m");
+          check_pos(c, "c");
+          check_pos(group, "group");
+          if (m_ % group) fail("m must be a multiple of group");
+          const int32_t mi = to_i32(m_, "m"), ci = to_i32(c, "c"), gi = to_i32(group, "group");
+          const int64_t nw = prod({mi, ci, r * r});
+          const int64_t nt = (int64_t)lne::winograd_f32_weights_size(mi, ci, mt, r, gi);
+          const float* wp = in_ptr(w, nw, "w");
+          float* tp = out_ptr(wt, nt, "wt");
+          check_disjoint(wp, nw, tp, nt, "w and wt");
+          py::gil_scoped_release nogil;
+          lne::winograd_f32_transform_weights(mt, r, mi, ci, wp, tp, gi);
+        },
+        py::arg("mt"), py::arg("r"), py::arg("m"), py::arg("c"), py::arg("w"), py::arg("wt"),
+        py::arg("group") = 1,
+        "(mt, r, m, c, w, wt, group=1)\n"
+        "C++ weight transform of F(mt x mt, r x r): w [m, c, r, r] (c per group) -> wt\n"
+        "(winograd_f32_weights_size floats).");
+  const char* doc =
+      "(p, x, wt, bias, y, scratch)\n"
+      "Winograd conv; wt from winograd_f32_transform_weights(mt, r, ...), scratch of\n"
+      "winograd_f32_scratch(p, mt) floats.";
+  m.def("conv2d_f32_winograd_f23",
+        [](py::dict d, py::object x, py::object wt, py::object bias, py::object y, py::object s) {
+          winograd_call(2, 3, d, x, wt, bias, y, s);
+        },
+        py::arg("p"), py::arg("x"), py::arg("wt"), py::arg("bias"), py::arg("y"), py::arg("scratch"), doc);
+  m.def("conv2d_f32_winograd_f43",
+        [](py::dict d, py::object x, py::object wt, py::object bias, py::object y, py::object s) {
+          winograd_call(4, 3, d, x, wt, bias, y, s);
+        },
+        py::arg("p"), py::arg("x"), py::arg("wt"), py::arg("bias"), py::arg("y"), py::arg("scratch"), doc);
+  m.def("conv2d_f32_winograd_f25",
+        [](py::dict d, py::object x, py::object wt, py::object bias, py::object y, py::object s) {
+          winograd_call(2, 5, d, x, wt, bias, y, s);
+        },
+        py::arg("p"), py::arg("x"), py::arg("wt"), py::arg("bias"), py::arg("y"), py::arg("scratch"), doc);
 }

@@ -1,6 +1,7 @@
 // Bindings: pooling kernels (runtime/kernels/pool).
 #include "bind_util.h"
 
+#include "kernels/pool/pool_fast.h"
 #include "kernels/pool/pool_ref.h"
 
 using namespace lne_bind;
@@ -84,4 +85,19 @@ void init_pool(py::module_& m) {
         },
         py::arg("nc"), py::arg("hw"), py::arg("x"), py::arg("y"),
         "(nc, hw, x, y): y[i] = max(x[i, :hw]); x: nc*hw, y: nc.");
+  m.def("maxpool2d_f32_fast",
+        [](py::dict d, py::object x, py::object y) { call_pool<&lne::maxpool2d_f32_fast>(d, x, y); },
+        py::arg("p"), py::arg("x"), py::arg("y"),
+        "(p, x, y): as maxpool2d_f32_ref; vectorised for 2x2 / 3x3, stride 1 / 2, dilation 1.");
+  m.def("avgpool2d_f32_fast",
+        [](py::dict d, py::object x, py::object y) { call_pool<&lne::avgpool2d_f32_fast>(d, x, y); },
+        py::arg("p"), py::arg("x"), py::arg("y"),
+        "(p, x, y): as avgpool2d_f32_ref; vectorised for 2x2 / 3x3, stride 1 / 2, dilation 1 and\n"
+        "for a window over the whole unpadded plane.");
+  m.def("global_avgpool_f32_fast",
+        [](int64_t nc, int64_t hw, py::object x, py::object y) {
+          call_global<&lne::global_avgpool_f32_fast>(nc, hw, x, y);
+        },
+        py::arg("nc"), py::arg("hw"), py::arg("x"), py::arg("y"),
+        "(nc, hw, x, y): as global_avgpool_f32_ref, eight-lane accumulators.");
 }

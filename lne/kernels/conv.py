@@ -12,15 +12,25 @@ def conv_params(e: Emitter) -> list:
     return [n, c, h, w, m, oh, ow, kh, kw, sh, sw, dh, dw, pads[0], pads[1], a["group"], c_act(a.get("act"))]
 
 
+def im2col_block_rows(c: int, m: int, oh: int, ow: int, group: int, pointwise: bool) -> int:
+    """Mirror of conv2d_im2col_block_rows() in runtime/kernels/conv/conv_im2col.h."""
+    mg = m // group
+    if pointwise and c // group > 64:
+        return oh
+    cols = max(512, 65536 // mg)
+    return min(max(1, cols // ow), oh)
+
+
 def im2col_scratch_floats(node, g) -> int:
-    """Mirror of conv2d_f32_im2col_scratch() in runtime/kernels/conv/conv_im2col.h."""
+    """Mirror of conv2d_f32_im2col_scratch() in runtime/kernels/conv/conv_im2col.h: one block of
+    output rows of the column matrix."""
     n, c, h, w = g.tensors[node.inputs[0]].shape
     _, m, oh, ow = g.tensors[node.outputs[0]].shape
     a = node.attrs
     (kh, kw), (sh, sw), pads = a["kernel_shape"], a["strides"], a["pads"]
     if kh == kw == 1 and sh == sw == 1 and pads[0] == pads[1] == 0 and oh == h and ow == w:
         return 0
-    return (c // a["group"]) * kh * kw * oh * ow
+    return (c // a["group"]) * kh * kw * im2col_block_rows(c, m, oh, ow, a["group"], False) * ow
 
 
 def _call(fn, with_scratch=False):

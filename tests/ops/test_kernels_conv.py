@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import lne._kernels as K
+from lne.kernels.conv import im2col_block_rows
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -96,7 +97,8 @@ def run_all(p, seed=0, bias=True):
     ns = K.conv2d_f32_im2col_scratch(p)
     pointwise = (p["kh"] == p["kw"] == 1 and p["sh"] == p["sw"] == 1 and p["pt"] == p["pl"] == 0
                  and p["oh"] == p["h"] and p["ow"] == p["w"])
-    assert ns == (0 if pointwise else cg * p["kh"] * p["kw"] * p["oh"] * p["ow"])
+    rows = im2col_block_rows(p["c"], p["m"], p["oh"], p["ow"], p["group"], pointwise)
+    assert ns == (0 if pointwise else cg * p["kh"] * p["kw"] * rows * p["ow"])
     scratch = np.full(max(ns, 1), np.nan, np.float32) if ns else None
     y = np.full(shape, np.nan, np.float32)
     K.conv2d_f32_im2col(p, x, w, b, y, scratch)
@@ -128,6 +130,14 @@ CASES = {
     "many_out_channels": make(1, 3, 6, 6, 37, 3, 3, pads=(1, 1, 1, 1)),
     "wide_k_blocks": make(1, 40, 6, 6, 7, 3, 3, pads=(1, 1, 1, 1)),  # K = 360 > one K block
     "big_spatial_n": make(1, 4, 40, 45, 6, 3, 3, pads=(1, 1, 1, 1)),
+    # vectorised strided im2col gathers (stride 2 / 4, rows long enough for whole vectors)
+    "k3_s2_long_rows": make(1, 3, 9, 71, 5, 3, 3, s=(2, 2), pads=(1, 1, 1, 1)),
+    "k11_s4_alexnet_like": make(1, 3, 47, 53, 4, 11, 11, s=(4, 4), pads=(0, 2, 0, 1)),
+    "k1_s2_long_rows": make(1, 6, 5, 67, 7, 1, 1, s=(2, 2)),
+    # several blocks of output rows (the GEMM + epilogue run per block), last block partial
+    "row_blocks_3x3": make(1, 2, 150, 40, 300, 3, 3, pads=(1, 1, 1, 1)),
+    "row_blocks_pointwise_small_k": make(1, 5, 121, 31, 200, 1, 1),
+    "row_blocks_grouped": make(2, 4, 70, 33, 130, 3, 3, s=(1, 1), pads=(1, 1, 1, 1), group=2),
 }
 
 DW_CASES = {
@@ -153,6 +163,17 @@ DW_CASES = {
     "dw3_pad_wider_than_kernel": make(1, 3, 4, 5, 3, 3, 3, pads=(4, 4, 4, 4), group=3),
     "dw5_s2_odd_w": make(2, 4, 9, 17, 4, 5, 5, s=(2, 2), pads=(2, 2, 2, 2), group=4),
     "dw3_s2_ow_multiple_of_8": make(1, 2, 32, 32, 2, 3, 3, s=(2, 2), pads=(1, 1, 1, 1), group=2),
+    # band-of-planes path: KWS / MobileNet shapes, several bands, odd left pads, narrow rows
+    "dw3_s1_kws_20x8": make(1, 12, 20, 8, 12, 3, 3, pads=(1, 1, 1, 1), group=12),
+    "dw3_s2_kws_39x16": make(1, 9, 39, 16, 9, 3, 3, s=(2, 2), pads=(1, 1, 1, 1), group=9),
+    "dw5_s1_kws_20x8": make(2, 7, 20, 8, 7, 5, 5, pads=(2, 2, 2, 2), group=7),
+    "dw3_s1_tall_bands": make(1, 2, 150, 300, 2, 3, 3, pads=(1, 1, 1, 1), group=2),
+    "dw5_s2_tall_bands": make(1, 2, 301, 203, 2, 5, 5, s=(2, 2), pads=(2, 1, 2, 2), group=2),
+    "dw3_s2_odd_left_pad": make(1, 3, 14, 15, 3, 3, 3, s=(2, 2), pads=(1, 3, 1, 1), group=3),
+    "dw3_s1_7x7": make(2, 5, 7, 7, 5, 3, 3, pads=(1, 1, 1, 1), group=5),
+    "dw3_s2_14_to_7": make(1, 6, 14, 14, 6, 3, 3, s=(2, 2), pads=(1, 1, 1, 1), group=6),
+    "dw3_s1_w1": make(1, 3, 9, 1, 3, 3, 3, pads=(1, 1, 1, 1), group=3),
+    "dw5_s1_w2_big_pads": make(1, 3, 4, 2, 3, 5, 5, pads=(3, 4, 3, 4), group=3),
 }
 
 

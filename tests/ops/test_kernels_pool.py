@@ -70,25 +70,40 @@ CASES = {
     "1x1_spatial": make(1, 3, 1, 1, 1, 1),
     "k3_on_1x1_pad": make(1, 3, 1, 1, 3, 3, pads=(1, 1, 1, 1)),
     "k2x3_s1x2": make(1, 3, 6, 9, 2, 3, (1, 2), pads=(1, 0, 0, 1)),
+    # shapes of the vectorised paths: 2x2 / 3x3, stride 1 / 2, rows wider than a vector,
+    # tall planes split into several bands, ceil-mode overhang, rows narrower than a vector
+    "k3s2_wide_ceil": make(1, 2, 23, 45, 3, 3, (2, 2), ceil=True),
+    "k3s1_pad_wide": make(2, 3, 9, 37, 3, 3, (1, 1), pads=(1, 1, 1, 1)),
+    "k2s1": make(1, 3, 8, 19, 2, 2, (1, 1)),
+    "k2s2_pad": make(1, 3, 9, 17, 2, 2, (2, 2), pads=(1, 1, 0, 0)),
+    "k3s1_tall_bands": make(1, 2, 300, 200, 3, 3, (1, 1), pads=(1, 1, 1, 1)),
+    "k3s2_tall_bands_odd": make(1, 1, 301, 203, 3, 3, (2, 2), pads=(1, 0, 1, 1), ceil=True),
+    "k3s1_7x7": make(1, 9, 7, 7, 3, 3, (1, 1), pads=(1, 1, 1, 1)),
+    "k3s2_asym_big_pads": make(1, 3, 6, 7, 3, 3, (2, 2), pads=(2, 2, 2, 2)),
 }
+
+FAST = {"maxpool": [K.maxpool2d_f32_ref, K.maxpool2d_f32_fast],
+        "avgpool": [K.avgpool2d_f32_ref, K.avgpool2d_f32_fast]}
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_maxpool(name):
     p = CASES[name]
     x = np.random.default_rng(len(name)).standard_normal((p["n"], p["c"], p["h"], p["w"])).astype(np.float32)
-    y = np.full((p["n"], p["c"], p["oh"], p["ow"]), np.nan, np.float32)
-    K.maxpool2d_f32_ref(p, x, y)
-    np.testing.assert_array_equal(y, maxpool_np(p, x).astype(np.float32))
+    for fn in FAST["maxpool"]:
+        y = np.full((p["n"], p["c"], p["oh"], p["ow"]), np.nan, np.float32)
+        fn(p, x, y)
+        np.testing.assert_array_equal(y, maxpool_np(p, x).astype(np.float32))
 
 
 @pytest.mark.parametrize("d", [(2, 2), (1, 3)])
 def test_maxpool_dilation(d):
     p = make(1, 3, 12, 13, 3, 3, (2, 1), d, pads=(2, 1, 1, 2))
     x = np.random.default_rng(1).standard_normal((1, 3, 12, 13)).astype(np.float32)
-    y = np.zeros((1, 3, p["oh"], p["ow"]), np.float32)
-    K.maxpool2d_f32_ref(p, x, y)
-    np.testing.assert_array_equal(y, maxpool_np(p, x).astype(np.float32))
+    for fn in FAST["maxpool"]:  # the fast kernel falls back to the reference for dilation
+        y = np.zeros((1, 3, p["oh"], p["ow"]), np.float32)
+        fn(p, x, y)
+        np.testing.assert_array_equal(y, maxpool_np(p, x).astype(np.float32))
 
 
 @pytest.mark.parametrize("cip", [0, 1])
@@ -96,9 +111,10 @@ def test_maxpool_dilation(d):
 def test_avgpool(name, cip):
     p = dict(CASES[name], count_include_pad=cip)
     x = np.random.default_rng(len(name)).standard_normal((p["n"], p["c"], p["h"], p["w"])).astype(np.float32)
-    y = np.full((p["n"], p["c"], p["oh"], p["ow"]), np.nan, np.float32)
-    K.avgpool2d_f32_ref(p, x, y)
-    np.testing.assert_allclose(y, avgpool_np(p, x), rtol=RTOL, atol=ATOL)
+    for fn in FAST["avgpool"]:
+        y = np.full((p["n"], p["c"], p["oh"], p["ow"]), np.nan, np.float32)
+        fn(p, x, y)
+        np.testing.assert_allclose(y, avgpool_np(p, x), rtol=RTOL, atol=ATOL)
 
 
 def test_avgpool_count_include_pad_divisors():
@@ -108,6 +124,9 @@ def test_avgpool_count_include_pad_divisors():
     x = np.ones((1, 1, 4, 4), np.float32)
     y = np.zeros((1, 1, 3, 3), np.float32)
     K.avgpool2d_f32_ref(p, x, y)
+    y_fast = np.zeros((1, 1, 3, 3), np.float32)
+    K.avgpool2d_f32_fast(p, x, y_fast)
+    np.testing.assert_allclose(y_fast, y, rtol=1e-6)
     # window rows: [-1,1] (3 in extent [-1,4)), [1,3] (3), [3,5] (1: only row 3 is in the extent)
     cnt_in = np.array([2, 3, 1])  # taps inside the image per axis
     cnt_ext = np.array([3, 3, 1])
@@ -139,22 +158,35 @@ def test_pools_vs_onnxruntime(name, cip):
     want = _ort_pool("AveragePool", x, count_include_pad=cip, **attrs)
     assert want.shape == (p["n"], p["c"], p["oh"], p["ow"])
     y = np.zeros(want.shape, np.float32)
-    K.avgpool2d_f32_ref(p, x, y)
-    np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
+    for fn in FAST["avgpool"]:
+        fn(p, x, y)
+        np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
     if cip == 0:
         want = _ort_pool("MaxPool", x, **attrs)
-        K.maxpool2d_f32_ref(p, x, y)
-        np.testing.assert_array_equal(y, want)
+        for fn in FAST["maxpool"]:
+            fn(p, x, y)
+            np.testing.assert_array_equal(y, want)
 
 
 @pytest.mark.parametrize("nc,hw", [(1, 1), (3, 49), (13, 1), (5, 7 * 7 + 3), (2, 3136)])
 def test_global_pools(nc, hw):
     x = np.random.default_rng(nc * hw).standard_normal((nc, hw)).astype(np.float32)
-    y = np.full(nc, np.nan, np.float32)
-    K.global_avgpool_f32_ref(nc, hw, x, y)
-    np.testing.assert_allclose(y, x.astype(np.float64).mean(axis=1), rtol=1e-5, atol=1e-6)
+    for fn in (K.global_avgpool_f32_ref, K.global_avgpool_f32_fast):
+        y = np.full(nc, np.nan, np.float32)
+        fn(nc, hw, x, y)
+        np.testing.assert_allclose(y, x.astype(np.float64).mean(axis=1), rtol=1e-5, atol=1e-6)
     K.global_maxpool_f32_ref(nc, hw, x, y)
     np.testing.assert_array_equal(y, x.max(axis=1))
+
+
+@pytest.mark.parametrize("cip", [0, 1])
+def test_avgpool_whole_plane_is_global_mean(cip):
+    p = make(2, 5, 7, 6, 7, 6)
+    p["count_include_pad"] = cip
+    x = np.random.default_rng(5).standard_normal((2, 5, 7, 6)).astype(np.float32)
+    y = np.full((2, 5, 1, 1), np.nan, np.float32)
+    K.avgpool2d_f32_fast(p, x, y)
+    np.testing.assert_allclose(y.ravel(), x.reshape(10, -1).astype(np.float64).mean(axis=1), rtol=1e-5)
 
 
 def test_pool_errors():
@@ -166,3 +198,7 @@ def test_pool_errors():
         K.avgpool2d_f32_ref(dict(p, sh=0), x, np.zeros((1, 3, 4, 4), np.float32))
     with pytest.raises(ValueError):
         K.global_avgpool_f32_ref(3, 64, x, np.zeros(2, np.float32))
+    with pytest.raises(ValueError):
+        K.maxpool2d_f32_fast(p, x, np.zeros((1, 3, 3, 4), np.float32))
+    with pytest.raises(ValueError):
+        K.global_avgpool_f32_fast(3, 64, x, np.zeros(2, np.float32))

@@ -13,6 +13,7 @@
 #include "lne/common.h"
 #include "lne/kernel_util.h"
 #include "kernels/conv/conv_params.h"
+#include "kernels/conv/dw_plane.h"
 
 namespace lne {
 
@@ -172,6 +173,17 @@ inline void dw_generic(const ConvParams& p, const float* x, const float* w, cons
 // Precondition: group == c == m. x [n,c,h,w], w [c,1,kh,kw], bias [c] or nullptr, y [n,c,oh,ow].
 inline void conv2d_f32_depthwise(const ConvParams& p, const float* x, const float* w,
                                  const float* bias, float* y) {
+  if (detail::dwp_applies(p)) {
+    alignas(32) float buf[detail::kDwPlaneFloats];
+    if (p.kh == 3) {
+      if (p.sw == 1) detail::dw_plane<3, 1>(p, x, w, bias, y, buf);
+      else detail::dw_plane<3, 2>(p, x, w, bias, y, buf);
+    } else {
+      if (p.sw == 1) detail::dw_plane<5, 1>(p, x, w, bias, y, buf);
+      else detail::dw_plane<5, 2>(p, x, w, bias, y, buf);
+    }
+    return;
+  }
   if (p.kh == p.kw && (p.kh == 3 || p.kh == 5) && (p.sw == 1 || p.sw == 2) &&
       detail::dw_stage_fits(p)) {
     alignas(32) float stage[detail::kDwStageFloats];
