@@ -13,7 +13,7 @@ import numpy as np
 
 from ..ops.activation import act_of
 from ..ops.binary import KINDS
-from .conv import conv_params
+from .conv import _call as _conv, conv_params
 from .eltwise import MAX_RANK, binary_params
 from .gemm import gemm_params, matmul_params
 from .pool import pool_params
@@ -50,13 +50,6 @@ def im2col_scratch_floats(node, g) -> int:
     return (c // a["group"]) * kh * kw * oh * ow
 
 
-def _conv(fn, with_scratch=False):
-    def emit(e: Emitter) -> str:
-        p = e.params("lne::ConvParams", conv_params(e))
-        bias = e.inputs[2] if len(e.inputs) > 2 else "nullptr"
-        extra = f", {e.scratch}" if with_scratch else ""
-        return f"lne::{fn}({p}, {e.inputs[0]}, {e.inputs[1]}, {bias}, {e.outputs[0]}{extra});"
-    return emit
 
 
 def _is_depthwise(node, g) -> bool:
