@@ -11,7 +11,8 @@
 
 namespace lne {
 
-// Same contract and scratch as conv2d_f32_im2col, with the GEMM done by OpenBLAS.
+// Same contract as conv2d_f32_im2col, with the GEMM done by OpenBLAS over the whole column matrix:
+// scratch holds (c/group)*kh*kw*oh*ow floats (0 for pointwise convs).
 inline void conv2d_f32_openblas(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
                                 float* scratch) {
   const int32_t cg = p.c / p.group, mg = p.m / p.group;
@@ -23,7 +24,7 @@ inline void conv2d_f32_openblas(const ConvParams& p, const float* x, const float
       const float* xg = x + ((int64_t)nn * p.c + (int64_t)g * cg) * hw;
       const float* cols = xg;
       if (!pointwise) {
-        detail::conv_im2col(p, cg, xg, scratch);
+        detail::conv_im2col(p, cg, xg, scratch, 0, p.oh);
         cols = scratch;
       }
       float* yg = y + ((int64_t)nn * p.m + (int64_t)g * mg) * ohw;
