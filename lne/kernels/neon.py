@@ -16,7 +16,7 @@ from ..ops.binary import KINDS
 from .conv import _call as _conv, conv_params
 from .eltwise import MAX_RANK, binary_params
 from .gemm import gemm_params, matmul_params
-from .pool import pool_params
+from .pool import _global, _pool
 from .registry import Emitter, KernelDef, c_act, for_op, get, register
 
 BIN_PRELU = 4  # lne::BinaryKind
@@ -83,19 +83,6 @@ _neon("MatMul", "matmul", "blocked", "gemm/gemm_neon.h", _matmul, priority=_over
 
 
 # -- pooling ------------------------------------------------------------------------------------
-def _pool(fn):
-    def emit(e: Emitter) -> str:
-        p = e.params("lne::PoolParams", pool_params(e))
-        return f"lne::{fn}({p}, {e.inputs[0]}, {e.outputs[0]});"
-    return emit
-
-
-def _global(fn):
-    def emit(e: Emitter) -> str:
-        shape = e.in_shape(0)
-        hw = int(np.prod(shape[2:], dtype=np.int64))
-        return f"lne::{fn}({shape[0] * shape[1]}, {hw}, {e.inputs[0]}, {e.outputs[0]});"
-    return emit
 
 
 _neon("MaxPool", "maxpool2d", "ref", "pool/pool_neon.h", _pool("maxpool2d_f32_neon"), priority=_over("MaxPool"))
