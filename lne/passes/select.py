@@ -21,25 +21,30 @@ def pretranspose_weights(g) -> None:
             node.attrs["transB"] = 0
 
 
-def select_kernels(g, options) -> None:
-    pretranspose_weights(g)
+def candidates(node, g, options) -> list:
+    """The kernels that can run `node` on the target `options` describe (ISA, plugins)."""
     isa = set(options.get("isa", ())) | {"generic"}
     plugins = set(options.get("plugins", ()))
+    return [k for k in kernels.for_op(node.op)
+            if k.isa in isa and k.priority >= 0 and (k.plugin is None or k.plugin in plugins)
+            and k.applies(node, g)]
+
+
+def select_kernels(g, options) -> None:
+    pretranspose_weights(g)
     forced = options.get("kernels", {})
     for node in g.nodes:
-        candidates = [k for k in kernels.for_op(node.op)
-                      if k.isa in isa and k.priority >= 0 and (k.plugin is None or k.plugin in plugins)
-                      and k.applies(node, g)]
+        candidates_ = candidates(node, g, options)
         if node.name in forced:
-            chosen = [k for k in candidates if k.name == forced[node.name]]
+            chosen = [k for k in candidates_ if k.name == forced[node.name]]
             if not chosen:
                 raise LNEError(f"plan asks kernel {forced[node.name]!r} for node {node.name!r} ({node.op}), "
-                               f"which does not apply; candidates: {[k.name for k in candidates]}")
+                               f"which does not apply; candidates: {[k.name for k in candidates_]}")
             kernel = chosen[0]
-        elif not candidates:
+        elif not candidates_:
             raise OpError(node, "no kernel implements this configuration")
         else:
-            kernel = max(candidates, key=lambda k: k.priority)
+            kernel = max(candidates_, key=lambda k: k.priority)
         node.kernel = kernel.name
         node.attrs.pop("packed", None)
         if kernel.prepare is not None:
