@@ -3,6 +3,7 @@
 
 #include "kernels/conv/conv_depthwise.h"
 #include "kernels/conv/conv_im2col.h"
+#include "kernels/conv/conv_nchwc.h"
 #include "kernels/conv/conv_ref.h"
 #include "kernels/conv/conv_winograd.h"
 
@@ -105,9 +106,51 @@ void winograd_call(int mt, int r, py::dict d, py::object x, py::object wt, py::o
   else lne::conv2d_f32_winograd_f43(p, a.x, a.w, a.bias, a.y, s);
 }
 
+// NCHW8c convs: x / y hold the blocked bytes (same element counts as NCHW), wp packed weights.
+void nchwc_call(const char* fn, py::dict d, py::object x, py::object wp, py::object bias, py::object y,
+                py::object scratch) {
+  const lne::ConvParams p = parse_conv(d);
+  const std::string name = fn;
+  const bool dw = name == "conv2d_f32_depthwise_nchw8c", pw = name == "conv2d_f32_pointwise_nchw8c";
+  if (dw && !lne::conv2d_nchwc_depthwise_applies(p)) fail(name + ": needs a 3x3/5x5 depthwise conv, stride 1/2, c % 8 == 0");
+  if (pw && !lne::conv2d_nchwc_pointwise_applies(p)) fail(name + ": needs a 1x1 / stride 1 / unpadded conv, c, m % 8 == 0");
+  if (!dw && !pw && (p.group != 1 || p.m % lne::kNCHWc)) fail(name + ": needs group 1 and m % 8 == 0");
+  ConvArgs a{};
+  const int64_t nx = prod({p.n, p.c, p.h, p.w}), ny = prod({p.n, p.m, p.oh, p.ow});
+  const int64_t nw = dw ? prod({p.c, p.kh, p.kw}) : lne::conv2d_nchwc_gemm_weights_size(p);
+  a.x = in_ptr(x, nx, "x");
+  a.w = in_ptr(wp, nw, "wp");
+  a.bias = in_ptr_opt(bias, p.m, "bias");
+  a.y = out_ptr(y, ny, "y");
+  check_disjoint(a.x, nx, a.y, ny, "x and y");
+  check_disjoint(a.w, nw, a.y, ny, "wp and y");
+  check_disjoint(a.bias, p.m, a.y, ny, "bias and y");
+  float* s = (dw || pw) ? nullptr : scratch_arg(scratch, (int64_t)lne::conv2d_f32_im2col_scratch(p), a, p);
+  py::gil_scoped_release nogil;
+  if (dw) lne::conv2d_f32_depthwise_nchw8c(p, a.x, a.w, a.bias, a.y);
+  else if (pw) lne::conv2d_f32_pointwise_nchw8c(p, a.x, a.w, a.bias, a.y);
+  else lne::conv2d_f32_im2col_nchw8c(p, a.x, a.w, a.bias, a.y, s);
+}
+
 }  // namespace
 
 void init_conv(py::module_& m) {
+  for (const char* fn : {"conv2d_f32_pointwise_nchw8c", "conv2d_f32_depthwise_nchw8c"}) {
+    m.def(fn,
+          [fn](py::dict d, py::object x, py::object wp, py::object bias, py::object y) {
+            nchwc_call(fn, d, x, wp, bias, y, py::none());
+          },
+          py::arg("p"), py::arg("x"), py::arg("wp"), py::arg("bias"), py::arg("y"),
+          "(p, x, wp, bias, y): conv on NCHW8c x / y (lne.kernels.nchwc.to_blocked bytes), weights\n"
+          "packed by lne.kernels.nchwc.pack_gemm / pack_depthwise; params as conv2d_f32_ref.");
+  }
+  m.def("conv2d_f32_im2col_nchw8c",
+        [](py::dict d, py::object x, py::object wp, py::object bias, py::object y, py::object scratch) {
+          nchwc_call("conv2d_f32_im2col_nchw8c", d, x, wp, bias, y, scratch);
+        },
+        py::arg("p"), py::arg("x"), py::arg("wp"), py::arg("bias"), py::arg("y"), py::arg("scratch"),
+        "(p, x, wp, bias, y, scratch): group-1 conv, NCHW x -> NCHW8c y, wp = pack_gemm(w),\n"
+        "scratch of conv2d_f32_im2col_scratch(p) floats (None when 0).");
   m.def("conv2d_f32_ref",
         [](py::dict d, py::object x, py::object w, py::object bias, py::object y) {
           const lne::ConvParams p = parse_conv(d);

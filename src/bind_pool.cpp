@@ -3,6 +3,7 @@
 
 #include "kernels/pool/pool_fast.h"
 #include "kernels/pool/pool_ref.h"
+#include "kernels/pool/pool_nchwc.h"
 
 using namespace lne_bind;
 
@@ -56,6 +57,11 @@ void call_global(int64_t nc, int64_t hw, const py::handle& x, const py::handle& 
   Fn(nc, hw, px, py_);
 }
 
+// global_avgpool_f32_nchw8c over n*c channels (c % 8 == 0: blocks never straddle images)
+void global_avgpool_nchw8c_nc(int64_t nc, int64_t hw, const float* x, float* y) {
+  lne::global_avgpool_f32_nchw8c(1, nc, hw, x, y);
+}
+
 }  // namespace
 
 void init_pool(py::module_& m) {
@@ -94,6 +100,14 @@ void init_pool(py::module_& m) {
         py::arg("p"), py::arg("x"), py::arg("y"),
         "(p, x, y): as avgpool2d_f32_ref; vectorised for 2x2 / 3x3, stride 1 / 2, dilation 1 and\n"
         "for a window over the whole unpadded plane.");
+  m.def("global_avgpool_f32_nchw8c",
+        [](int64_t n, int64_t c, int64_t hw, py::object x, py::object y) {
+          if (c % 8) fail("c must be a multiple of 8");
+          check_pos(n, "n");
+          call_global<&global_avgpool_nchw8c_nc>(n * c, hw, x, y);
+        },
+        py::arg("n"), py::arg("c"), py::arg("hw"), py::arg("x"), py::arg("y"),
+        "(n, c, hw, x, y): global average of NCHW8c x (n*c*hw floats) into y[n*c].");
   m.def("global_avgpool_f32_fast",
         [](int64_t nc, int64_t hw, py::object x, py::object y) {
           call_global<&lne::global_avgpool_f32_fast>(nc, hw, x, y);

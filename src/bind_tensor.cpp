@@ -4,11 +4,28 @@
 #include "kernels/tensor/concat_ref.h"
 #include "kernels/tensor/copy_ref.h"
 #include "kernels/tensor/pad_ref.h"
+#include "kernels/tensor/reorder.h"
 #include "kernels/tensor/transpose_ref.h"
 
 using namespace lne_bind;
 
 void init_tensor(py::module_& m) {
+  m.def("reorder_f32_nchw8c",
+        [](bool to_blocked, int64_t n, int64_t c, int64_t hw, py::object x, py::object y) {
+          check_pos(n, "n");
+          check_pos(c, "c");
+          check_pos(hw, "hw");
+          if (c % 8) fail("c must be a multiple of 8");
+          const int64_t ne = prod({n, c, hw});
+          const float* px = in_ptr(x, ne, "x");
+          float* py_ = out_ptr(y, ne, "y");
+          check_disjoint(px, ne, py_, ne, "x and y");
+          py::gil_scoped_release nogil;
+          if (to_blocked) lne::reorder_f32_to_nchw8c(n, c, hw, px, py_);
+          else lne::reorder_f32_from_nchw8c(n, c, hw, px, py_);
+        },
+        py::arg("to_blocked"), py::arg("n"), py::arg("c"), py::arg("hw"), py::arg("x"), py::arg("y"),
+        "(to_blocked, n, c, hw, x, y): reorder_f32_to_nchw8c (to_blocked) or reorder_f32_from_nchw8c.");
   m.attr("PAD_CONSTANT") = (int)lne::PAD_CONSTANT;
   m.attr("PAD_REFLECT") = (int)lne::PAD_REFLECT;
   m.attr("PAD_EDGE") = (int)lne::PAD_EDGE;

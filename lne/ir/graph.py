@@ -23,6 +23,7 @@ class Tensor:
     shape: tuple[int, ...] | None = None  # None until shape inference
     dtype: str = "float32"
     data: np.ndarray | None = None  # set for constants
+    layout: str = "nchw"  # memory order of a 4-D tensor: "nchw" or blocked "nchw8c" (lne/passes/layout.py)
 
     @property
     def is_const(self) -> bool:

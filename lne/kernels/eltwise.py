@@ -59,8 +59,8 @@ def _affine(e: Emitter) -> str:
 
 
 for _op in ("Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish"):
-    register(KernelDef(_op, "ref", "kernels/eltwise/unary_ref.h", _unary, family="unary"))
+    register(KernelDef(_op, "ref", "kernels/eltwise/unary_ref.h", _unary, family="unary", layout="any"))
 for _op in ("Add", "Sub", "Mul", "Div", "PRelu"):
-    register(KernelDef(_op, "ref", "kernels/eltwise/binary_ref.h", _binary, family="binary",
+    register(KernelDef(_op, "ref", "kernels/eltwise/binary_ref.h", _binary, family="binary", layout="any",
                        applies=_binary_applies))
 register(KernelDef("ChannelAffine", "ref", "kernels/eltwise/channel_affine_ref.h", _affine, family="channel_affine"))

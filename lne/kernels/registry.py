@@ -37,6 +37,9 @@ class KernelDef:
     plugin: str | None = None   # acceleration library it needs (lne/plugins); None: core runtime
     prepare: Callable | None = None  # (node, g) -> {input index: packed constant name}: compile-time
                                      # weight transforms (packing, Winograd); the kernel reads those
+    layout: str = "nchw"        # layout of the node's run-time tensors it reads and writes: "nchw",
+                                # "nchw8c", "any" (elementwise over same-shaped operands) or "mixed"
+                                # (applies() checks: layout conversions)
 
     @property
     def name(self) -> str:

@@ -1,7 +1,7 @@
 """One module per op family; importing this package registers every op."""
 from .base import OpDef, OpError, all_ops, get, register  # noqa: F401
 from . import activation, binary, conv, linear, norm, pool, shape, softmax, tensor  # noqa: F401
-from . import binary_ext, split  # noqa: F401
+from . import binary_ext, layout, split  # noqa: F401
 
 
 def supported() -> list[str]:

@@ -9,6 +9,7 @@ from typing import Callable
 
 from .fold import infer_and_fold, eliminate_dead_code, skip_identities
 from .fuse import fold_batchnorm, fuse_pad, fuse_activations
+from .layout import assign_layouts
 from .select import select_kernels
 from .memory import plan_memory
 
@@ -20,6 +21,7 @@ PIPELINE: list[tuple[str, Callable]] = [
     ("fuse_pad", fuse_pad),
     ("fuse_activations", fuse_activations),
     ("eliminate_dead_code_2", eliminate_dead_code),
+    ("assign_layouts", assign_layouts),
     ("select_kernels", select_kernels),
     ("plan_memory", plan_memory),
 ]

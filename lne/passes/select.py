@@ -27,7 +27,19 @@ def candidates(node, g, options) -> list:
     plugins = set(options.get("plugins", ()))
     return [k for k in kernels.for_op(node.op)
             if k.isa in isa and k.priority >= 0 and (k.plugin is None or k.plugin in plugins)
-            and k.applies(node, g)]
+            and _layout_ok(k, node, g) and k.applies(node, g)]
+
+
+def _layout_ok(k, node, g) -> bool:
+    """A kernel reads and writes the layout it declares; "any" kernels (elementwise) take blocked
+    tensors only when every run-time operand has the output's shape."""
+    if k.layout == "mixed":
+        return True
+    tensors = [g.tensors[t] for t in list(node.inputs) + list(node.outputs) if t and not g.tensors[t].is_const]
+    layouts = {t.layout for t in tensors}
+    if k.layout == "any":
+        return layouts <= {"nchw"} or (len(layouts) == 1 and len({t.shape for t in tensors}) == 1)
+    return layouts <= {k.layout}
 
 
 def select_kernels(g, options) -> None:

@@ -1,0 +1,258 @@
+// LNE runtime: convolutions on the blocked NCHW8c layout.
+//
+// NCHW8c keeps 8 channels innermost: x[n][c/8][h][w][8], so one 8-lane vector is 8 channels of
+// one pixel (the channel counts here are multiples of 8). Nothing is shuffled: a stride-2
+// depthwise conv reads every other pixel vector, and a GEMM-based conv stores each accumulator
+// as one contiguous vector. The layout pass (lne/passes/layout.py) puts chains of such convs in
+// this layout, with Reorder nodes (kernels/tensor/reorder.h) where they meet NCHW tensors.
+//
+// GEMM-based (pointwise on a blocked input; any group-1 conv from an NCHW input through im2col):
+//   y[m/8][p][m%8] = act(b[m] + sum_k w[m][k] x(k, p)). Weights are packed at compile time into
+//   16-channel panels [M/16][K][16] (packed_gemm.h layout, zero past M). The micro-kernel keeps
+//   6 pixels x 16 channels (two blocks) in 12 accumulators; per input channel k it loads one
+//   weight row and broadcasts k of 6 pixels. Loop order: L2-sized blocks of panels, 6-pixel
+//   strips, panels (a strip of x is read from L1 by every panel of the block).
+// Depthwise (KxK, K = 3 or 5, stride 1 or 2, dilation 1): weights packed [C/8][K*K][8]; per
+//   channel block and output row, the interior pixels (every tap inside the image) run four at
+//   a time without bounds checks, the border pixels tap by tap.
+// Bias is the accumulators' start value; ReLU / Clip run in registers, other activations as one
+// pass over the output afterwards.
+#pragma once
+#include "lne/common.h"
+#include "lne/kernel_util.h"
+#include "kernels/conv/conv_im2col.h"
+#include "kernels/conv/conv_params.h"
+#include "kernels/conv/packed_gemm.h"
+
+namespace lne {
+
+constexpr int kNCHWc = 8;  // channels per block
+
+inline bool conv2d_nchwc_pointwise_applies(const ConvParams& p) {
+  return p.group == 1 && p.c % kNCHWc == 0 && p.m % kNCHWc == 0 && p.kh == 1 && p.kw == 1 &&
+         p.sh == 1 && p.sw == 1 && p.pt == 0 && p.pl == 0 && p.oh == p.h && p.ow == p.w;
+}
+
+inline bool conv2d_nchwc_depthwise_applies(const ConvParams& p) {
+  return p.group == p.c && p.c == p.m && p.c % kNCHWc == 0 && p.kh == p.kw &&
+         (p.kh == 3 || p.kh == 5) && p.sh == p.sw && (p.sh == 1 || p.sh == 2) && p.dh == 1 && p.dw == 1;
+}
+
+// Floats of the packed GEMM weights ([M/16][K][16], K = c*kh*kw).
+inline int64_t conv2d_nchwc_gemm_weights_size(const ConvParams& p) {
+  return detail::pg_packed_floats(p.m, (int64_t)p.c * p.kh * p.kw);
+}
+
+namespace detail {
+
+template <int kAct>
+inline vf8 nchwc_act(const vf8& v, const Act& a) {
+  return kAct < 0 ? v : vf8_act<kAct>(v, a);
+}
+
+// y[blk][r][0:8] for r < R, blk < nb (1 or 2 blocks, ybs floats apart):
+//   act(b16[8*blk : 8*blk + 8] + sum_k x(k, r) * wp[k][8*blk : 8*blk + 8])
+// with x(k, r) = x[k/8 block, xs floats apart][r][k%8] (blocked input), or x[k*xs + r] (kPlain:
+// rows of an NCHW tensor or of an im2col matrix).
+template <int R, int kAct, bool kPlain>
+inline void pwc_tile(int32_t K, const float* x, int64_t xs, const float* wp, const float* b16,
+                     const Act& act, float* y, int64_t ybs, int nb) {
+  const vf8 b0 = vf8_load(b16), b1 = vf8_load(b16 + 8);
+  vf8 a0[R], a1[R];
+  LNE_UNROLL for (int r = 0; r < R; ++r) {
+    a0[r] = b0;
+    a1[r] = b1;
+  }
+  auto step = [&](const float* xk, int64_t rs) {  // one input channel: x(k, r) = xk[r * rs]
+    const vf8 w0 = vf8_load(wp), w1 = vf8_load(wp + 8);
+    LNE_UNROLL for (int r = 0; r < R; ++r) {
+      const vf8 xv = vf8_set1(xk[r * rs]);
+      a0[r] += xv * w0;
+      a1[r] += xv * w1;
+    }
+    wp += kPgNR;
+  };
+  if constexpr (kPlain) {
+    for (int32_t k = 0; k < K; ++k, x += xs) step(x, 1);
+  } else {
+    for (int32_t kb = 0; kb < K; kb += kNCHWc, x += xs)
+      LNE_UNROLL for (int kc = 0; kc < kNCHWc; ++kc) step(x + kc, kNCHWc);
+  }
+  LNE_UNROLL for (int r = 0; r < R; ++r) vf8_store(y + r * kNCHWc, nchwc_act<kAct>(a0[r], act));
+  if (nb == 2)
+    LNE_UNROLL for (int r = 0; r < R; ++r) vf8_store(y + ybs + r * kNCHWc, nchwc_act<kAct>(a1[r], act));
+}
+
+template <int kAct, bool kPlain>
+inline void pwc_tile_rows(int R, int32_t K, const float* x, int64_t xs, const float* wp,
+                          const float* b16, const Act& act, float* y, int64_t ybs, int nb) {
+  switch (R) {
+    case 6: pwc_tile<6, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs, nb); break;
+    case 5: pwc_tile<5, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs, nb); break;
+    case 4: pwc_tile<4, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs, nb); break;
+    case 3: pwc_tile<3, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs, nb); break;
+    case 2: pwc_tile<2, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs, nb); break;
+    default: pwc_tile<1, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs, nb); break;
+  }
+}
+
+// Pixels [0, np) of the GEMM into y[m/8][p][8] (blocks ybs floats apart; y points at the first
+// pixel); x as in pwc_tile, pixel r at x + r*8 (blocked) or x + r (kPlain).
+template <int kAct, bool kPlain>
+inline void pwc_gemm(int32_t np, int32_t M, int32_t K, const float* x, int64_t xs, const float* wp,
+                     const float* bias, const Act& act, float* y, int64_t ybs) {
+  constexpr int kMR = 6;
+  const int64_t panels = pg_panels(M);
+  const int64_t pb = pg_block_panels(K, panels);
+  for (int64_t q0 = 0; q0 < panels; q0 += pb) {
+    const int64_t q1 = std::min(panels, q0 + pb);
+    for (int32_t p0 = 0; p0 < np; p0 += kMR) {
+      const int R = (int)std::min<int32_t>(kMR, np - p0);
+      for (int64_t q = q0; q < q1; ++q) {
+        const int nm = (int)std::min<int64_t>(kPgNR, M - q * kPgNR);  // 8 or 16
+        float b16[kPgNR] = {};
+        if (bias)
+          for (int j = 0; j < nm; ++j) b16[j] = bias[q * kPgNR + j];
+        pwc_tile_rows<kAct, kPlain>(R, K, x + (int64_t)p0 * (kPlain ? 1 : kNCHWc), xs, wp + q * K * kPgNR,
+                                    b16, act, y + 2 * q * ybs + (int64_t)p0 * kNCHWc, ybs, nm / kNCHWc);
+      }
+    }
+  }
+}
+
+template <bool kPlain>
+inline void pwc_gemm_act(int32_t np, int32_t M, int32_t K, const float* x, int64_t xs, const float* wp,
+                         const float* bias, const Act& act, float* y, int64_t ybs) {
+  const int kind = vf8_act_kind(act);
+  if (kind == ACT_RELU) pwc_gemm<ACT_RELU, kPlain>(np, M, K, x, xs, wp, bias, act, y, ybs);
+  else if (kind == ACT_CLIP) pwc_gemm<ACT_CLIP, kPlain>(np, M, K, x, xs, wp, bias, act, y, ybs);
+  else pwc_gemm<-1, kPlain>(np, M, K, x, xs, wp, bias, act, y, ybs);
+}
+
+// One output row of a depthwise conv on one channel block: taps w[ky*K + kx] (vectors),
+// input rows xr[ky] (nullptr outside the image), output pixels [0, ow).
+template <int K, int S, int kAct>
+inline void dwc_row(const float* const* xr, const vf8* w, const vf8& b, const Act& act,
+                    int32_t iw, int32_t ow, int32_t pl, int32_t ox_lo, int32_t ox_hi, float* y) {
+  auto border = [&](int32_t ox) {
+    vf8 acc = b;
+    for (int ky = 0; ky < K; ++ky) {
+      if (!xr[ky]) continue;
+      for (int kx = 0; kx < K; ++kx) {
+        const int32_t ix = ox * S - pl + kx;
+        if (ix >= 0 && ix < iw) acc += w[ky * K + kx] * vf8_load(xr[ky] + (int64_t)ix * kNCHWc);
+      }
+    }
+    vf8_store(y + (int64_t)ox * kNCHWc, nchwc_act<kAct>(acc, act));
+  };
+  int32_t ox = 0;
+  for (; ox < ox_lo; ++ox) border(ox);
+  for (; ox + 4 <= ox_hi; ox += 4) {
+    vf8 a0 = b, a1 = b, a2 = b, a3 = b;
+    LNE_UNROLL for (int ky = 0; ky < K; ++ky) {
+      if (!xr[ky]) continue;
+      const float* s = xr[ky] + ((int64_t)ox * S - pl) * kNCHWc;
+      LNE_UNROLL for (int kx = 0; kx < K; ++kx) {
+        const vf8 wv = w[ky * K + kx];
+        a0 += wv * vf8_load(s + (kx + 0 * S) * kNCHWc);
+        a1 += wv * vf8_load(s + (kx + 1 * S) * kNCHWc);
+        a2 += wv * vf8_load(s + (kx + 2 * S) * kNCHWc);
+        a3 += wv * vf8_load(s + (kx + 3 * S) * kNCHWc);
+      }
+    }
+    float* d = y + (int64_t)ox * kNCHWc;
+    vf8_store(d, nchwc_act<kAct>(a0, act));
+    vf8_store(d + kNCHWc, nchwc_act<kAct>(a1, act));
+    vf8_store(d + 2 * kNCHWc, nchwc_act<kAct>(a2, act));
+    vf8_store(d + 3 * kNCHWc, nchwc_act<kAct>(a3, act));
+  }
+  for (; ox < ow; ++ox) border(ox);
+}
+
+template <int K, int S, int kAct>
+inline void dwc_image(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+  const int64_t ihw = (int64_t)p.h * p.w * kNCHWc, ohw = (int64_t)p.oh * p.ow * kNCHWc;
+  // interior: ox*S - pl >= 0 and ox*S - pl + K - 1 < w
+  int32_t ox_lo = (int32_t)std::min<int64_t>(p.ow, ceil_div(p.pl, S));
+  int32_t ox_hi = (int32_t)std::max<int64_t>(ox_lo, std::min<int64_t>(p.ow, floor_div(p.w - K + p.pl, S) + 1));
+  for (int32_t cb = 0; cb < p.c / kNCHWc; ++cb) {
+    const float* xc = x + cb * ihw;
+    float* yc = y + cb * ohw;
+    vf8 wv[K * K];
+    for (int t = 0; t < K * K; ++t) wv[t] = vf8_load(w + ((int64_t)cb * K * K + t) * kNCHWc);
+    const vf8 bv = bias ? vf8_load(bias + (int64_t)cb * kNCHWc) : vf8_set1(0.f);
+    for (int32_t oy = 0; oy < p.oh; ++oy) {
+      const float* xr[K];
+      for (int ky = 0; ky < K; ++ky) {
+        const int64_t iy = (int64_t)oy * S - p.pt + ky;
+        xr[ky] = iy >= 0 && iy < p.h ? xc + iy * p.w * kNCHWc : nullptr;
+      }
+      dwc_row<K, S, kAct>(xr, wv, bv, p.act, p.w, p.ow, p.pl, ox_lo, ox_hi, yc + (int64_t)oy * p.ow * kNCHWc);
+    }
+  }
+}
+
+template <int K, int S>
+inline void dwc_dispatch(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+  const int kind = vf8_act_kind(p.act);
+  if (kind == ACT_RELU) dwc_image<K, S, ACT_RELU>(p, x, w, bias, y);
+  else if (kind == ACT_CLIP) dwc_image<K, S, ACT_CLIP>(p, x, w, bias, y);
+  else dwc_image<K, S, -1>(p, x, w, bias, y);
+}
+
+}  // namespace detail
+
+// x [n][c/8][h][w][8], wp from lne.kernels.nchwc.pack_gemm, y [n][m/8][h][w][8].
+inline void conv2d_f32_pointwise_nchw8c(const ConvParams& p, const float* x, const float* wp,
+                                        const float* bias, float* y) {
+  const int64_t P = (int64_t)p.h * p.w;
+  for (int32_t nn = 0; nn < p.n; ++nn)
+    detail::pwc_gemm_act<false>((int32_t)P, p.m, p.c, x + nn * p.c * P, P * kNCHWc, wp, bias, p.act,
+                                y + nn * p.m * P, P * kNCHWc);
+  if (detail::vf8_act_kind(p.act) < 0) detail::act_inplace(p.act, p.n * p.m * P, y);
+}
+
+// A group-1 conv from an NCHW input x to an NCHW8c output y (m a multiple of 8): im2col of a
+// block of output rows into scratch (conv2d_f32_im2col_scratch(p) floats; pointwise convs read
+// x in place), then the blocked-output GEMM: a blocked region starts without a Reorder pass.
+inline void conv2d_f32_im2col_nchw8c(const ConvParams& p, const float* x, const float* wp,
+                                     const float* bias, float* y, float* scratch) {
+  const int32_t K = p.c * p.kh * p.kw, ohw = p.oh * p.ow;
+  const int64_t hw = (int64_t)p.h * p.w;
+  const bool pointwise = conv2d_is_pointwise(p);
+  const int32_t brows = conv2d_im2col_block_rows(p);
+  for (int32_t nn = 0; nn < p.n; ++nn) {
+    const float* xi = x + (int64_t)nn * p.c * hw;
+    float* yi = y + (int64_t)nn * p.m * ohw;
+    for (int32_t oy0 = 0; oy0 < p.oh; oy0 += brows) {
+      const int32_t oy1 = std::min(p.oh, oy0 + brows);
+      const int32_t n0 = oy0 * p.ow, nb = (oy1 - oy0) * p.ow;
+      const float* cols = xi + n0;
+      int64_t xs = ohw;
+      if (!pointwise) {
+        detail::conv_im2col(p, p.c, xi, scratch, oy0, oy1);
+        cols = scratch;
+        xs = nb;
+      }
+      detail::pwc_gemm_act<true>(nb, p.m, K, cols, xs, wp, bias, p.act, yi + (int64_t)n0 * kNCHWc,
+                                 (int64_t)ohw * kNCHWc);
+    }
+  }
+  if (detail::vf8_act_kind(p.act) < 0) detail::act_inplace(p.act, (int64_t)p.n * p.m * ohw, y);
+}
+
+// x [n][c/8][h][w][8], wp [c/8][kh*kw][8] (lne.kernels.nchwc.pack_depthwise), y [n][c/8][oh][ow][8].
+inline void conv2d_f32_depthwise_nchw8c(const ConvParams& p, const float* x, const float* wp,
+                                        const float* bias, float* y) {
+  for (int32_t nn = 0; nn < p.n; ++nn) {
+    const float* xi = x + (int64_t)nn * p.c * p.h * p.w;
+    float* yi = y + (int64_t)nn * p.c * p.oh * p.ow;
+    if (p.kh == 3 && p.sh == 1) detail::dwc_dispatch<3, 1>(p, xi, wp, bias, yi);
+    else if (p.kh == 3) detail::dwc_dispatch<3, 2>(p, xi, wp, bias, yi);
+    else if (p.sh == 1) detail::dwc_dispatch<5, 1>(p, xi, wp, bias, yi);
+    else detail::dwc_dispatch<5, 2>(p, xi, wp, bias, yi);
+  }
+  if (detail::vf8_act_kind(p.act) < 0) detail::act_inplace(p.act, (int64_t)p.n * p.c * p.oh * p.ow, y);
+}
+
+}  // namespace lne
