@@ -57,11 +57,6 @@ void call_global(int64_t nc, int64_t hw, const py::handle& x, const py::handle& 
   Fn(nc, hw, px, py_);
 }
 
-// global_avgpool_f32_nchw8c over n*c channels (c % 8 == 0: blocks never straddle images)
-void global_avgpool_nchw8c_nc(int64_t nc, int64_t hw, const float* x, float* y) {
-  lne::global_avgpool_f32_nchw8c(1, nc, hw, x, y);
-}
-
 }  // namespace
 
 void init_pool(py::module_& m) {
@@ -102,12 +97,18 @@ void init_pool(py::module_& m) {
         "for a window over the whole unpadded plane.");
   m.def("global_avgpool_f32_nchw8c",
         [](int64_t n, int64_t c, int64_t hw, py::object x, py::object y) {
-          if (c % 8) fail("c must be a multiple of 8");
           check_pos(n, "n");
-          call_global<&global_avgpool_nchw8c_nc>(n * c, hw, x, y);
+          check_pos(c, "c");
+          check_pos(hw, "hw");
+          const int64_t nx = prod({n, (c + 7) / 8 * 8, hw});
+          const float* px = in_ptr(x, nx, "x");
+          float* py_ = out_ptr(y, n * c, "y");
+          check_disjoint(px, nx, py_, n * c, "x and y");
+          py::gil_scoped_release nogil;
+          lne::global_avgpool_f32_nchw8c(n, c, hw, px, py_);
         },
         py::arg("n"), py::arg("c"), py::arg("hw"), py::arg("x"), py::arg("y"),
-        "(n, c, hw, x, y): global average of NCHW8c x (n*c*hw floats) into y[n*c].");
+        "(n, c, hw, x, y): global average of NCHW8c x (n*ceil8(c)*hw floats) into y[n*c].");
   m.def("global_avgpool_f32_fast",
         [](int64_t nc, int64_t hw, py::object x, py::object y) {
           call_global<&lne::global_avgpool_f32_fast>(nc, hw, x, y);

@@ -15,11 +15,10 @@ void init_tensor(py::module_& m) {
           check_pos(n, "n");
           check_pos(c, "c");
           check_pos(hw, "hw");
-          if (c % 8) fail("c must be a multiple of 8");
-          const int64_t ne = prod({n, c, hw});
-          const float* px = in_ptr(x, ne, "x");
-          float* py_ = out_ptr(y, ne, "y");
-          check_disjoint(px, ne, py_, ne, "x and y");
+          const int64_t ne = prod({n, c, hw}), nb = prod({n, (c + 7) / 8 * 8, hw});
+          const float* px = in_ptr(x, to_blocked ? ne : nb, "x");
+          float* py_ = out_ptr(y, to_blocked ? nb : ne, "y");
+          check_disjoint(px, to_blocked ? ne : nb, py_, to_blocked ? nb : ne, "x and y");
           py::gil_scoped_release nogil;
           if (to_blocked) lne::reorder_f32_to_nchw8c(n, c, hw, px, py_);
           else lne::reorder_f32_from_nchw8c(n, c, hw, px, py_);

@@ -35,7 +35,12 @@ class Tensor:
 
     @property
     def nbytes(self) -> int:
-        return self.size * np.dtype(self.dtype).itemsize
+        """Bytes in memory: a blocked tensor pads its channels to a multiple of 8."""
+        size = self.size
+        if self.layout == "nchw8c" and size:
+            n, c = self.shape[:2]
+            size = size // c * (-(-c // 8) * 8)
+        return size * np.dtype(self.dtype).itemsize
 
 
 @dataclass

@@ -16,7 +16,7 @@ Skipped for debug bundles, whose intermediate tensors are read back in NCHW."""
 from __future__ import annotations
 
 from ..ir.graph import Node, Tensor
-from ..kernels.nchwc import BLOCK, depthwise_ok, pointwise_ok
+from ..kernels.nchwc import BLOCK, depthwise_ok, keeps_zero, pointwise_ok
 
 BLOCKED = "nchw8c"
 _ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid",
@@ -32,7 +32,8 @@ def _starts(node, g, blocked: set, consumers) -> bool:
     blocked (conv2d_f32_im2col_nchw8c) instead of a Reorder pass after it."""
     y = g.tensors[node.outputs[0]].shape
     return (node.op == "Conv" and node.attrs["group"] == 1 and node.inputs[0] not in blocked
-            and len(y) == 4 and y[1] % BLOCK == 0 and g.const(node.inputs[1]) is not None
+            and len(y) == 4 and (y[1] % BLOCK == 0 or keeps_zero(node.attrs.get("act")))
+            and g.const(node.inputs[1]) is not None
             and any(_conv_ok(c, g) for c in consumers.get(node.outputs[0], [])))
 
 
@@ -40,7 +41,7 @@ def _elementwise_ok(node, g, blocked: set) -> bool:
     ins = [i for i in node.inputs if i]
     shape = g.tensors[node.outputs[0]].shape
     return (node.op in _ELEMENTWISE and len(node.outputs) == 1 and all(i in blocked for i in ins)
-            and all(g.tensors[i].shape == shape for i in ins))
+            and all(g.tensors[i].shape == shape for i in ins) and shape[1] % BLOCK == 0)
 
 
 def assign_layouts(g, options) -> None:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import lne._kernels as K
-from lne.kernels.nchwc import from_blocked, pack_depthwise, pack_gemm, to_blocked
+from lne.kernels.nchwc import from_blocked, pack_depthwise, pack_gemm, pad_channels, to_blocked
 
 from .test_kernels_conv import ACTS, conv_np, make
 
@@ -17,9 +17,18 @@ def _arrays(p, seed):
     return x, w, b
 
 
-def _check(y, want, p):
+ZERO_KEEPING = (K.ACT_NONE, K.ACT_RELU, K.ACT_CLIP, K.ACT_LEAKY_RELU, K.ACT_TANH, K.ACT_HARD_SWISH)
+
+
+def _check(yb, want, p):
+    """yb: blocked output; its real channels match the oracle, its padding channels stay zero
+    (for activations with act(0) == 0, the ones the layout pass fuses into padded outputs)."""
     atol = 1e-5 * np.sqrt(p["kh"] * p["kw"] * p["c"] // p["group"])
-    np.testing.assert_allclose(y, want, rtol=1e-4, atol=atol)
+    m = want.shape[1]
+    np.testing.assert_allclose(from_blocked(yb, m), want, rtol=1e-4, atol=atol)
+    act = p["act"][0] if isinstance(p["act"], tuple) else p["act"]
+    if act in ZERO_KEEPING and (act != K.ACT_CLIP or p["act"][1] <= 0 <= p["act"][2]):
+        assert not from_blocked(yb)[:, m:].any()
 
 
 POINTWISE = {  # (n, c, h, w, m): pixel counts around the 6-pixel strips, m = 8 mod 16, batch
@@ -29,6 +38,8 @@ POINTWISE = {  # (n, c, h, w, m): pixel counts around the 6-pixel strips, m = 8 
     "13x11_c64_m32": (1, 64, 13, 11, 32),
     "batch2_c24_m40": (2, 24, 6, 5, 40),
     "deep_c520_m16": (1, 520, 4, 4, 16),  # weight blocks split across L2-sized panel groups
+    "padded_c13_m21": (1, 13, 5, 7, 21),  # channel counts padded to 16 and 24
+    "padded_c100_m100": (2, 100, 4, 2, 100),
 }
 
 
@@ -38,9 +49,9 @@ def test_pointwise_matches_oracle(shape, act):
     n, c, h, w, m = shape
     p = make(n, c, h, w, m, 1, 1, act=act)
     x, wt, b = _arrays(p, 1)
-    y = np.full((n, m // 8, h, w, 8), np.nan, np.float32)
-    K.conv2d_f32_pointwise_nchw8c(p, to_blocked(x), pack_gemm(wt), b, y)
-    _check(from_blocked(y), conv_np(p, x, wt, b), p)
+    y = np.full((n, -(-m // 8), h, w, 8), np.nan, np.float32)
+    K.conv2d_f32_pointwise_nchw8c(p, to_blocked(x), pack_gemm(wt, blocked_input=True), b, y)
+    _check(y, conv_np(p, x, wt, b), p)
 
 
 DEPTHWISE = {  # (n, c, h, w, k, stride, pads t,l,b,r)
@@ -52,6 +63,8 @@ DEPTHWISE = {  # (n, c, h, w, k, stride, pads t,l,b,r)
     "3x3_1x1_plane": (1, 8, 1, 1, 3, 1, (1, 1, 1, 1)),
     "3x3_valid_wide": (1, 8, 3, 40, 3, 1, (0, 0, 0, 0)),
     "3x3_thin_2wide": (1, 8, 17, 2, 3, 2, (1, 1, 1, 1)),
+    "padded_c12_s2": (1, 12, 9, 8, 3, 2, (1, 1, 1, 1)),
+    "padded_c100_s1": (2, 100, 5, 4, 3, 1, (1, 1, 1, 1)),
 }
 
 
@@ -61,9 +74,9 @@ def test_depthwise_matches_oracle(case, act):
     n, c, h, w, k, s, pads = case
     p = make(n, c, h, w, c, k, k, s=(s, s), pads=pads, group=c, act=act)
     x, wt, b = _arrays(p, 2)
-    y = np.full((n, c // 8, p["oh"], p["ow"], 8), np.nan, np.float32)
-    K.conv2d_f32_depthwise_nchw8c(p, to_blocked(x), pack_depthwise(wt), b, y)
-    _check(from_blocked(y), conv_np(p, x, wt, b), p)
+    y = np.full((n, -(-c // 8), p["oh"], p["ow"], 8), np.nan, np.float32)
+    K.conv2d_f32_depthwise_nchw8c(p, to_blocked(x), pack_depthwise(wt), pad_channels(b), y)
+    _check(y, conv_np(p, x, wt, b), p)
 
 
 STARTERS = {  # NCHW input -> NCHW8c output (the first conv of a blocked region)
@@ -71,6 +84,7 @@ STARTERS = {  # NCHW input -> NCHW8c output (the first conv of a blocked region)
     "10x4s2_c1_m8": make(1, 1, 20, 9, 8, 10, 4, s=(2, 2), pads=(4, 1, 5, 1)),
     "1x1_c5_m24": make(2, 5, 6, 7, 24, 1, 1),
     "3x3_tall_blocks": make(1, 4, 70, 30, 16, 3, 3, pads=(1, 1, 1, 1)),  # several im2col row blocks
+    "padded_m20": make(2, 2, 9, 6, 20, 3, 3, pads=(1, 1, 1, 1)),
 }
 
 
@@ -78,19 +92,20 @@ STARTERS = {  # NCHW input -> NCHW8c output (the first conv of a blocked region)
 def test_im2col_to_blocked_matches_oracle(p):
     p = dict(p, act=ACTS[1])
     x, wt, b = _arrays(p, 3)
-    y = np.full((p["n"], p["m"] // 8, p["oh"], p["ow"], 8), np.nan, np.float32)
+    y = np.full((p["n"], -(-p["m"] // 8), p["oh"], p["ow"], 8), np.nan, np.float32)
     ns = K.conv2d_f32_im2col_scratch(p)
     scratch = np.full(ns, np.nan, np.float32) if ns else None
     K.conv2d_f32_im2col_nchw8c(p, x, pack_gemm(wt), b, y, scratch)
-    _check(from_blocked(y), conv_np(p, x, wt, b), p)
+    _check(y, conv_np(p, x, wt, b), p)
 
 
-@pytest.mark.parametrize("n,c,hw", [(1, 8, 1), (2, 16, 7), (1, 24, 64), (1, 8, 67)])
+@pytest.mark.parametrize("n,c,hw", [(1, 8, 1), (2, 16, 7), (1, 24, 64), (1, 8, 67), (2, 5, 9), (1, 13, 16)])
 def test_reorder_round_trip_and_gap(n, c, hw):
     x = np.random.default_rng(4).standard_normal((n, c, hw, 1)).astype(np.float32)
-    xb = np.full(x.size, np.nan, np.float32)
+    cb = -(-c // 8)
+    xb = np.full(n * cb * 8 * hw, np.nan, np.float32)
     K.reorder_f32_nchw8c(True, n, c, hw, x, xb)
-    np.testing.assert_array_equal(xb.reshape(n, c // 8, hw, 1, 8), to_blocked(x))
+    np.testing.assert_array_equal(xb.reshape(n, cb, hw, 1, 8), to_blocked(x))  # padding zeroed
     back = np.full_like(x, np.nan)
     K.reorder_f32_nchw8c(False, n, c, hw, xb, back)
     np.testing.assert_array_equal(back, x)
@@ -100,7 +115,11 @@ def test_reorder_round_trip_and_gap(n, c, hw):
 
 
 def test_blocked_kernels_refuse_bad_shapes():
-    p = make(1, 12, 4, 4, 12, 3, 3, group=12, pads=(1, 1, 1, 1))  # 12 channels: not a multiple of 8
+    p = make(1, 16, 4, 4, 16, 3, 3, group=16, s=(3, 3), pads=(1, 1, 1, 1))  # stride 3
     with pytest.raises(ValueError, match="depthwise"):
-        K.conv2d_f32_depthwise_nchw8c(p, np.zeros(192, np.float32), np.zeros(108, np.float32), None,
-                                      np.zeros(192, np.float32))
+        K.conv2d_f32_depthwise_nchw8c(p, np.zeros(256, np.float32), np.zeros(144, np.float32), None,
+                                      np.zeros(64, np.float32))
+    p = make(1, 12, 4, 4, 12, 1, 1)  # 12 channels take 16 floats per pixel when blocked
+    with pytest.raises(ValueError, match="x"):
+        K.conv2d_f32_pointwise_nchw8c(p, np.zeros(192, np.float32), pack_gemm(np.zeros((12, 12, 1, 1)), True),
+                                      None, np.zeros(256, np.float32))

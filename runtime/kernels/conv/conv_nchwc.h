@@ -1,7 +1,9 @@
 // LNE runtime: convolutions on the blocked NCHW8c layout.
 //
-// NCHW8c keeps 8 channels innermost: x[n][c/8][h][w][8], so one 8-lane vector is 8 channels of
-// one pixel (the channel counts here are multiples of 8). Nothing is shuffled: a stride-2
+// NCHW8c keeps 8 channels innermost: x[n][ceil(c/8)][h][w][8], so one 8-lane vector is 8 channels
+// of one pixel; a channel count that is not a multiple of 8 is padded with zero channels, which
+// every kernel here writes as zeros (so only activations with act(0) == 0 are fused where a
+// conv's output is padded: the layout pass checks). Nothing is shuffled: a stride-2
 // depthwise conv reads every other pixel vector, and a GEMM-based conv stores each accumulator
 // as one contiguous vector. The layout pass (lne/passes/layout.py) puts chains of such convs in
 // this layout, with Reorder nodes (kernels/tensor/reorder.h) where they meet NCHW tensors.
@@ -28,19 +30,22 @@ namespace lne {
 
 constexpr int kNCHWc = 8;  // channels per block
 
+inline int64_t nchwc_pad(int64_t c) { return (c + kNCHWc - 1) / kNCHWc * kNCHWc; }
+
 inline bool conv2d_nchwc_pointwise_applies(const ConvParams& p) {
-  return p.group == 1 && p.c % kNCHWc == 0 && p.m % kNCHWc == 0 && p.kh == 1 && p.kw == 1 &&
-         p.sh == 1 && p.sw == 1 && p.pt == 0 && p.pl == 0 && p.oh == p.h && p.ow == p.w;
+  return p.group == 1 && p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1 && p.pt == 0 && p.pl == 0 &&
+         p.oh == p.h && p.ow == p.w;
 }
 
 inline bool conv2d_nchwc_depthwise_applies(const ConvParams& p) {
-  return p.group == p.c && p.c == p.m && p.c % kNCHWc == 0 && p.kh == p.kw &&
-         (p.kh == 3 || p.kh == 5) && p.sh == p.sw && (p.sh == 1 || p.sh == 2) && p.dh == 1 && p.dw == 1;
+  return p.group == p.c && p.c == p.m && p.kh == p.kw && (p.kh == 3 || p.kh == 5) && p.sh == p.sw &&
+         (p.sh == 1 || p.sh == 2) && p.dh == 1 && p.dw == 1;
 }
 
-// Floats of the packed GEMM weights ([M/16][K][16], K = c*kh*kw).
-inline int64_t conv2d_nchwc_gemm_weights_size(const ConvParams& p) {
-  return detail::pg_packed_floats(p.m, (int64_t)p.c * p.kh * p.kw);
+// Floats of the packed GEMM weights ([M/16][K][16]): K = padded c for a pointwise conv on a
+// blocked input, c*kh*kw for an im2col conv from an NCHW input.
+inline int64_t conv2d_nchwc_gemm_weights_size(const ConvParams& p, bool blocked_input) {
+  return detail::pg_packed_floats(p.m, blocked_input ? nchwc_pad(p.c) : (int64_t)p.c * p.kh * p.kw);
 }
 
 namespace detail {
@@ -50,83 +55,90 @@ inline vf8 nchwc_act(const vf8& v, const Act& a) {
   return kAct < 0 ? v : vf8_act<kAct>(v, a);
 }
 
-// y[blk][r][0:8] for r < R, blk < nb (1 or 2 blocks, ybs floats apart):
+// y[blk][r][0:8] for r < R, blk < NB (1 or 2 blocks, ybs floats apart):
 //   act(b16[8*blk : 8*blk + 8] + sum_k x(k, r) * wp[k][8*blk : 8*blk + 8])
 // with x(k, r) = x[k/8 block, xs floats apart][r][k%8] (blocked input), or x[k*xs + r] (kPlain:
-// rows of an NCHW tensor or of an im2col matrix).
-template <int R, int kAct, bool kPlain>
+// rows of an NCHW tensor or of an im2col matrix). NB = 1 for the half panel of M = 8 mod 16.
+template <int R, int NB, int kAct, bool kPlain>
 inline void pwc_tile(int32_t K, const float* x, int64_t xs, const float* wp, const float* b16,
-                     const Act& act, float* y, int64_t ybs, int nb) {
-  const vf8 b0 = vf8_load(b16), b1 = vf8_load(b16 + 8);
+                     const Act& act, float* y, int64_t ybs) {
+  // two named accumulator arrays, no lambda over them: GCC keeps them in registers
+  const vf8 b0 = vf8_load(b16), b1 = NB == 2 ? vf8_load(b16 + 8) : b0;
   vf8 a0[R], a1[R];
   LNE_UNROLL for (int r = 0; r < R; ++r) {
     a0[r] = b0;
     a1[r] = b1;
   }
-  auto step = [&](const float* xk, int64_t rs) {  // one input channel: x(k, r) = xk[r * rs]
-    const vf8 w0 = vf8_load(wp), w1 = vf8_load(wp + 8);
+  constexpr int64_t kRs = kPlain ? 1 : kNCHWc;  // floats between pixels r and r + 1
+  for (int32_t k = 0; k < K; ++k, wp += kPgNR) {
+    // input channel k of pixels 0..R-1
+    const float* xk = kPlain ? x + k * xs : x + (k / kNCHWc) * xs + (k % kNCHWc);
+    const vf8 w0 = vf8_load(wp), w1 = NB == 2 ? vf8_load(wp + 8) : w0;
     LNE_UNROLL for (int r = 0; r < R; ++r) {
-      const vf8 xv = vf8_set1(xk[r * rs]);
+      const vf8 xv = vf8_set1(xk[r * kRs]);
       a0[r] += xv * w0;
-      a1[r] += xv * w1;
+      if constexpr (NB == 2) a1[r] += xv * w1;
     }
-    wp += kPgNR;
-  };
-  if constexpr (kPlain) {
-    for (int32_t k = 0; k < K; ++k, x += xs) step(x, 1);
-  } else {
-    for (int32_t kb = 0; kb < K; kb += kNCHWc, x += xs)
-      LNE_UNROLL for (int kc = 0; kc < kNCHWc; ++kc) step(x + kc, kNCHWc);
   }
   LNE_UNROLL for (int r = 0; r < R; ++r) vf8_store(y + r * kNCHWc, nchwc_act<kAct>(a0[r], act));
-  if (nb == 2)
+  if constexpr (NB == 2)
     LNE_UNROLL for (int r = 0; r < R; ++r) vf8_store(y + ybs + r * kNCHWc, nchwc_act<kAct>(a1[r], act));
 }
 
-template <int kAct, bool kPlain>
+template <int NB, int kAct, bool kPlain>
 inline void pwc_tile_rows(int R, int32_t K, const float* x, int64_t xs, const float* wp,
-                          const float* b16, const Act& act, float* y, int64_t ybs, int nb) {
+                          const float* b16, const Act& act, float* y, int64_t ybs) {
   switch (R) {
-    case 6: pwc_tile<6, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs, nb); break;
-    case 5: pwc_tile<5, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs, nb); break;
-    case 4: pwc_tile<4, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs, nb); break;
-    case 3: pwc_tile<3, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs, nb); break;
-    case 2: pwc_tile<2, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs, nb); break;
-    default: pwc_tile<1, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs, nb); break;
+    case 6: pwc_tile<6, NB, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs); break;
+    case 5: pwc_tile<5, NB, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs); break;
+    case 4: pwc_tile<4, NB, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs); break;
+    case 3: pwc_tile<3, NB, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs); break;
+    case 2: pwc_tile<2, NB, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs); break;
+    default: pwc_tile<1, NB, kAct, kPlain>(K, x, xs, wp, b16, act, y, ybs); break;
   }
 }
 
 // Pixels [0, np) of the GEMM into y[m/8][p][8] (blocks ybs floats apart; y points at the first
 // pixel); x as in pwc_tile, pixel r at x + r*8 (blocked) or x + r (kPlain).
+// M output channels (a multiple of 8: padding channels have zero weights), mb < = M of them
+// with a bias.
 template <int kAct, bool kPlain>
-inline void pwc_gemm(int32_t np, int32_t M, int32_t K, const float* x, int64_t xs, const float* wp,
-                     const float* bias, const Act& act, float* y, int64_t ybs) {
+inline void pwc_gemm(int32_t np, int32_t M, int32_t mb, int32_t K, const float* x, int64_t xs,
+                     const float* wp, const float* bias, const Act& act, float* y, int64_t ybs) {
   constexpr int kMR = 6;
   const int64_t panels = pg_panels(M);
   const int64_t pb = pg_block_panels(K, panels);
+  // Bias of the last panel, zero past mb (all zero without a bias); the other panels read the
+  // bias in place. (Building a 16-float bias per tile from scalar stores would stall the vector
+  // loads that read it back.)
+  alignas(32) float tail[kPgNR] = {};
+  const int64_t last = panels - 1;
+  if (bias)
+    for (int64_t j = 0; j < kPgNR && last * kPgNR + j < mb; ++j) tail[j] = bias[last * kPgNR + j];
   for (int64_t q0 = 0; q0 < panels; q0 += pb) {
     const int64_t q1 = std::min(panels, q0 + pb);
     for (int32_t p0 = 0; p0 < np; p0 += kMR) {
       const int R = (int)std::min<int32_t>(kMR, np - p0);
       for (int64_t q = q0; q < q1; ++q) {
         const int nm = (int)std::min<int64_t>(kPgNR, M - q * kPgNR);  // 8 or 16
-        float b16[kPgNR] = {};
-        if (bias)
-          for (int j = 0; j < nm; ++j) b16[j] = bias[q * kPgNR + j];
-        pwc_tile_rows<kAct, kPlain>(R, K, x + (int64_t)p0 * (kPlain ? 1 : kNCHWc), xs, wp + q * K * kPgNR,
-                                    b16, act, y + 2 * q * ybs + (int64_t)p0 * kNCHWc, ybs, nm / kNCHWc);
+        const float* b16 = bias && q < last ? bias + q * kPgNR : tail;
+        const float* xp = x + (int64_t)p0 * (kPlain ? 1 : kNCHWc);
+        float* yp = y + 2 * q * ybs + (int64_t)p0 * kNCHWc;
+        if (nm == kPgNR) pwc_tile_rows<2, kAct, kPlain>(R, K, xp, xs, wp + q * K * kPgNR, b16, act, yp, ybs);
+        else pwc_tile_rows<1, kAct, kPlain>(R, K, xp, xs, wp + q * K * kPgNR, b16, act, yp, ybs);
       }
     }
   }
 }
 
 template <bool kPlain>
-inline void pwc_gemm_act(int32_t np, int32_t M, int32_t K, const float* x, int64_t xs, const float* wp,
+inline void pwc_gemm_act(int32_t np, int32_t m, int32_t K, const float* x, int64_t xs, const float* wp,
                          const float* bias, const Act& act, float* y, int64_t ybs) {
   const int kind = vf8_act_kind(act);
-  if (kind == ACT_RELU) pwc_gemm<ACT_RELU, kPlain>(np, M, K, x, xs, wp, bias, act, y, ybs);
-  else if (kind == ACT_CLIP) pwc_gemm<ACT_CLIP, kPlain>(np, M, K, x, xs, wp, bias, act, y, ybs);
-  else pwc_gemm<-1, kPlain>(np, M, K, x, xs, wp, bias, act, y, ybs);
+  const int32_t M = (int32_t)nchwc_pad(m);
+  if (kind == ACT_RELU) pwc_gemm<ACT_RELU, kPlain>(np, M, m, K, x, xs, wp, bias, act, y, ybs);
+  else if (kind == ACT_CLIP) pwc_gemm<ACT_CLIP, kPlain>(np, M, m, K, x, xs, wp, bias, act, y, ybs);
+  else pwc_gemm<-1, kPlain>(np, M, m, K, x, xs, wp, bias, act, y, ybs);
 }
 
 // One output row of a depthwise conv on one channel block: taps w[ky*K + kx] (vectors),
@@ -175,7 +187,7 @@ inline void dwc_image(const ConvParams& p, const float* x, const float* w, const
   // interior: ox*S - pl >= 0 and ox*S - pl + K - 1 < w
   int32_t ox_lo = (int32_t)std::min<int64_t>(p.ow, ceil_div(p.pl, S));
   int32_t ox_hi = (int32_t)std::max<int64_t>(ox_lo, std::min<int64_t>(p.ow, floor_div(p.w - K + p.pl, S) + 1));
-  for (int32_t cb = 0; cb < p.c / kNCHWc; ++cb) {
+  for (int32_t cb = 0; cb < nchwc_pad(p.c) / kNCHWc; ++cb) {
     const float* xc = x + cb * ihw;
     float* yc = y + cb * ohw;
     vf8 wv[K * K];
@@ -202,14 +214,15 @@ inline void dwc_dispatch(const ConvParams& p, const float* x, const float* w, co
 
 }  // namespace detail
 
-// x [n][c/8][h][w][8], wp from lne.kernels.nchwc.pack_gemm, y [n][m/8][h][w][8].
+// x [n][c/8][h][w][8], wp from lne.kernels.nchwc.pack_gemm(w, blocked_input=True), bias [m],
+// y [n][m/8][h][w][8] (channel counts rounded up to 8).
 inline void conv2d_f32_pointwise_nchw8c(const ConvParams& p, const float* x, const float* wp,
                                         const float* bias, float* y) {
-  const int64_t P = (int64_t)p.h * p.w;
+  const int64_t P = (int64_t)p.h * p.w, cp = nchwc_pad(p.c), mp = nchwc_pad(p.m);
   for (int32_t nn = 0; nn < p.n; ++nn)
-    detail::pwc_gemm_act<false>((int32_t)P, p.m, p.c, x + nn * p.c * P, P * kNCHWc, wp, bias, p.act,
-                                y + nn * p.m * P, P * kNCHWc);
-  if (detail::vf8_act_kind(p.act) < 0) detail::act_inplace(p.act, p.n * p.m * P, y);
+    detail::pwc_gemm_act<false>((int32_t)P, p.m, (int32_t)cp, x + nn * cp * P, P * kNCHWc, wp, bias, p.act,
+                                y + nn * mp * P, P * kNCHWc);
+  if (detail::vf8_act_kind(p.act) < 0) detail::act_inplace(p.act, p.n * mp * P, y);
 }
 
 // A group-1 conv from an NCHW input x to an NCHW8c output y (m a multiple of 8): im2col of a
@@ -223,7 +236,7 @@ inline void conv2d_f32_im2col_nchw8c(const ConvParams& p, const float* x, const 
   const int32_t brows = conv2d_im2col_block_rows(p);
   for (int32_t nn = 0; nn < p.n; ++nn) {
     const float* xi = x + (int64_t)nn * p.c * hw;
-    float* yi = y + (int64_t)nn * p.m * ohw;
+    float* yi = y + nn * nchwc_pad(p.m) * ohw;
     for (int32_t oy0 = 0; oy0 < p.oh; oy0 += brows) {
       const int32_t oy1 = std::min(p.oh, oy0 + brows);
       const int32_t n0 = oy0 * p.ow, nb = (oy1 - oy0) * p.ow;
@@ -238,21 +251,23 @@ inline void conv2d_f32_im2col_nchw8c(const ConvParams& p, const float* x, const 
                                  (int64_t)ohw * kNCHWc);
     }
   }
-  if (detail::vf8_act_kind(p.act) < 0) detail::act_inplace(p.act, (int64_t)p.n * p.m * ohw, y);
+  if (detail::vf8_act_kind(p.act) < 0) detail::act_inplace(p.act, p.n * nchwc_pad(p.m) * ohw, y);
 }
 
-// x [n][c/8][h][w][8], wp [c/8][kh*kw][8] (lne.kernels.nchwc.pack_depthwise), y [n][c/8][oh][ow][8].
+// x [n][c/8][h][w][8], wp [c/8][kh*kw][8] and bias [c] (or nullptr), both padded to a multiple of
+// 8 channels (lne.kernels.nchwc.pack_depthwise / pad_channels), y [n][c/8][oh][ow][8].
 inline void conv2d_f32_depthwise_nchw8c(const ConvParams& p, const float* x, const float* wp,
                                         const float* bias, float* y) {
+  const int64_t cp = nchwc_pad(p.c);
   for (int32_t nn = 0; nn < p.n; ++nn) {
-    const float* xi = x + (int64_t)nn * p.c * p.h * p.w;
-    float* yi = y + (int64_t)nn * p.c * p.oh * p.ow;
+    const float* xi = x + nn * cp * p.h * p.w;
+    float* yi = y + nn * cp * p.oh * p.ow;
     if (p.kh == 3 && p.sh == 1) detail::dwc_dispatch<3, 1>(p, xi, wp, bias, yi);
     else if (p.kh == 3) detail::dwc_dispatch<3, 2>(p, xi, wp, bias, yi);
     else if (p.sh == 1) detail::dwc_dispatch<5, 1>(p, xi, wp, bias, yi);
     else detail::dwc_dispatch<5, 2>(p, xi, wp, bias, yi);
   }
-  if (detail::vf8_act_kind(p.act) < 0) detail::act_inplace(p.act, (int64_t)p.n * p.c * p.oh * p.ow, y);
+  if (detail::vf8_act_kind(p.act) < 0) detail::act_inplace(p.act, p.n * cp * p.oh * p.ow, y);
 }
 
 }  // namespace lne
