@@ -112,7 +112,7 @@ void nchwc_call(const char* fn, py::dict d, py::object x, py::object wp, py::obj
   const lne::ConvParams p = parse_conv(d);
   const std::string name = fn;
   const bool dw = name == "conv2d_f32_depthwise_nchw8c", pw = name == "conv2d_f32_pointwise_nchw8c";
-  if (dw && !lne::conv2d_nchwc_depthwise_applies(p)) fail(name + ": needs a 3x3/5x5 depthwise conv, stride 1/2");
+  if (dw && !lne::conv2d_nchwc_depthwise_applies(p)) fail(name + ": needs a 1x1/3x3/5x5 depthwise conv, stride 1/2");
   if (pw && !lne::conv2d_nchwc_pointwise_applies(p)) fail(name + ": needs a 1x1 / stride 1 / unpadded conv");
   if (!dw && !pw && p.group != 1) fail(name + ": needs group 1");
   ConvArgs a{};

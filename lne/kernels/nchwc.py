@@ -86,12 +86,12 @@ def pointwise_ok(node, g) -> bool:
 
 
 def depthwise_ok(node, g) -> bool:
-    """A 3x3 / 5x5 depthwise conv, stride 1 or 2, no dilation, channels a multiple of 8."""
+    """A 1x1 / 3x3 / 5x5 depthwise conv, stride 1 or 2, no dilation."""
     a = node.attrs
     x, y = g.tensors[node.inputs[0]].shape, g.tensors[node.outputs[0]].shape
     k, s = list(a["kernel_shape"]), list(a["strides"])
     return (node.op == "Conv" and len(x) == 4 and a["group"] == x[1] == y[1] and _padding_ok(node, y[1])
-            and k[0] == k[1] and k[0] in (3, 5) and s[0] == s[1] and s[0] in (1, 2)
+            and k[0] == k[1] and k[0] in (1, 3, 5) and s[0] == s[1] and s[0] in (1, 2)
             and list(a["dilations"]) == [1, 1] and g.const(node.inputs[1]) is not None)
 
 

@@ -14,7 +14,7 @@
 //   6 pixels x 16 channels (two blocks) in 12 accumulators; per input channel k it loads one
 //   weight row and broadcasts k of 6 pixels. Loop order: L2-sized blocks of panels, 6-pixel
 //   strips, panels (a strip of x is read from L1 by every panel of the block).
-// Depthwise (KxK, K = 3 or 5, stride 1 or 2, dilation 1): weights packed [C/8][K*K][8]; per
+// Depthwise (KxK, K = 1, 3 or 5, stride 1 or 2, dilation 1): weights packed [C/8][K*K][8]; per
 //   channel block and output row, the interior pixels (every tap inside the image) run four at
 //   a time without bounds checks, the border pixels tap by tap.
 // Bias is the accumulators' start value; ReLU / Clip run in registers, other activations as one
@@ -38,7 +38,7 @@ inline bool conv2d_nchwc_pointwise_applies(const ConvParams& p) {
 }
 
 inline bool conv2d_nchwc_depthwise_applies(const ConvParams& p) {
-  return p.group == p.c && p.c == p.m && p.kh == p.kw && (p.kh == 3 || p.kh == 5) && p.sh == p.sw &&
+  return p.group == p.c && p.c == p.m && p.kh == p.kw && (p.kh == 1 || p.kh == 3 || p.kh == 5) && p.sh == p.sw &&
          (p.sh == 1 || p.sh == 2) && p.dh == 1 && p.dw == 1;
 }
 
@@ -262,7 +262,9 @@ inline void conv2d_f32_depthwise_nchw8c(const ConvParams& p, const float* x, con
   for (int32_t nn = 0; nn < p.n; ++nn) {
     const float* xi = x + nn * cp * p.h * p.w;
     float* yi = y + nn * cp * p.oh * p.ow;
-    if (p.kh == 3 && p.sh == 1) detail::dwc_dispatch<3, 1>(p, xi, wp, bias, yi);
+    if (p.kh == 1 && p.sh == 1) detail::dwc_dispatch<1, 1>(p, xi, wp, bias, yi);
+    else if (p.kh == 1) detail::dwc_dispatch<1, 2>(p, xi, wp, bias, yi);
+    else if (p.kh == 3 && p.sh == 1) detail::dwc_dispatch<3, 1>(p, xi, wp, bias, yi);
     else if (p.kh == 3) detail::dwc_dispatch<3, 2>(p, xi, wp, bias, yi);
     else if (p.sh == 1) detail::dwc_dispatch<5, 1>(p, xi, wp, bias, yi);
     else detail::dwc_dispatch<5, 2>(p, xi, wp, bias, yi);
