@@ -102,6 +102,25 @@ inline void conv_im2col(const ConvParams& p, int32_t cg, const float* x, float* 
   }
 }
 
+// For each block of output rows (conv2d_im2col_block_rows) of one image and group (x: its cg
+// input planes): f(cols, ld, n0, nb) with cols[k][0:nb] (rows ld floats apart) the im2col
+// columns of output pixels [n0, n0 + nb): in scratch, or x itself for a pointwise conv.
+template <class F>
+inline void im2col_blocks(const ConvParams& p, int32_t cg, const float* x, float* scratch, F&& f) {
+  const bool pointwise = conv2d_is_pointwise(p);
+  const int32_t brows = conv2d_im2col_block_rows(p);
+  for (int32_t oy0 = 0; oy0 < p.oh; oy0 += brows) {
+    const int32_t oy1 = std::min(p.oh, oy0 + brows);
+    const int32_t n0 = oy0 * p.ow, nb = (oy1 - oy0) * p.ow;
+    if (pointwise) {
+      f(x + n0, p.oh * p.ow, n0, nb);
+    } else {
+      conv_im2col(p, cg, x, scratch, oy0, oy1);
+      f((const float*)scratch, nb, n0, nb);
+    }
+  }
+}
+
 }  // namespace detail
 
 // Per image and group, per block of output rows: im2col of the block into scratch (skipped for
@@ -114,23 +133,12 @@ inline void conv2d_f32_im2col(const ConvParams& p, const float* x, const float* 
   const int32_t K = cg * p.kh * p.kw;
   const int32_t ohw = p.oh * p.ow;
   const int64_t hw = (int64_t)p.h * p.w;
-  const bool pointwise = conv2d_is_pointwise(p);
-  const int32_t brows = conv2d_im2col_block_rows(p);
   for (int32_t nn = 0; nn < p.n; ++nn) {
     for (int32_t g = 0; g < p.group; ++g) {
       const float* xg = x + ((int64_t)nn * p.c + (int64_t)g * cg) * hw;
       const float* wg = w + (int64_t)g * mg * K;
       float* yg = y + ((int64_t)nn * p.m + (int64_t)g * mg) * ohw;
-      for (int32_t oy0 = 0; oy0 < p.oh; oy0 += brows) {
-        const int32_t oy1 = std::min(p.oh, oy0 + brows);
-        const int32_t n0 = oy0 * p.ow, nb = (oy1 - oy0) * p.ow;
-        const float* cols = xg + n0;
-        int32_t ldb = ohw;
-        if (!pointwise) {
-          detail::conv_im2col(p, cg, xg, scratch, oy0, oy1);
-          cols = scratch;
-          ldb = nb;
-        }
+      detail::im2col_blocks(p, cg, xg, scratch, [&](const float* cols, int32_t ldb, int32_t n0, int32_t nb) {
         sgemm_f32_blocked(mg, nb, K, wg, K, cols, ldb, yg + n0, ohw, false);
         for (int32_t co = 0; co < mg; ++co) {
           float* yc = yg + (int64_t)co * ohw + n0;
@@ -140,7 +148,7 @@ inline void conv2d_f32_im2col(const ConvParams& p, const float* x, const float* 
           }
           detail::act_inplace(p.act, nb, yc);
         }
-      }
+      });
     }
   }
 }

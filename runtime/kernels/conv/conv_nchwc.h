@@ -232,24 +232,12 @@ inline void conv2d_f32_im2col_nchw8c(const ConvParams& p, const float* x, const 
                                      const float* bias, float* y, float* scratch) {
   const int32_t K = p.c * p.kh * p.kw, ohw = p.oh * p.ow;
   const int64_t hw = (int64_t)p.h * p.w;
-  const bool pointwise = conv2d_is_pointwise(p);
-  const int32_t brows = conv2d_im2col_block_rows(p);
   for (int32_t nn = 0; nn < p.n; ++nn) {
-    const float* xi = x + (int64_t)nn * p.c * hw;
     float* yi = y + nn * nchwc_pad(p.m) * ohw;
-    for (int32_t oy0 = 0; oy0 < p.oh; oy0 += brows) {
-      const int32_t oy1 = std::min(p.oh, oy0 + brows);
-      const int32_t n0 = oy0 * p.ow, nb = (oy1 - oy0) * p.ow;
-      const float* cols = xi + n0;
-      int64_t xs = ohw;
-      if (!pointwise) {
-        detail::conv_im2col(p, p.c, xi, scratch, oy0, oy1);
-        cols = scratch;
-        xs = nb;
-      }
+    detail::im2col_blocks(p, p.c, x + nn * p.c * hw, scratch, [&](const float* cols, int32_t xs, int32_t n0, int32_t nb) {
       detail::pwc_gemm_act<true>(nb, p.m, K, cols, xs, wp, bias, p.act, yi + (int64_t)n0 * kNCHWc,
                                  (int64_t)ohw * kNCHWc);
-    }
+    });
   }
   if (detail::vf8_act_kind(p.act) < 0) detail::act_inplace(p.act, p.n * nchwc_pad(p.m) * ohw, y);
 }
