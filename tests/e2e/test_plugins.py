@@ -14,14 +14,19 @@ HAVE_OPENBLAS = any(Path(p).exists() for p in ("/usr/include/x86_64-linux-gnu/cb
 
 
 @pytest.mark.skipif(not HAVE_OPENBLAS, reason="OpenBLAS headers not installed (apt-get install libopenblas-dev)")
-def test_openblas_plugin_matches_onnxruntime(compile_run):
+@pytest.mark.parametrize("name", ["ds_cnn", "kws1"])
+def test_openblas_plugin_matches_onnxruntime(compile_run, reference_model, name):
+    """ds_cnn: its convs run in the blocked layout (no OpenBLAS kernel there), its Gemm on OpenBLAS;
+    kws1 (NCHW throughout): its convs on OpenBLAS too."""
+    model = SAMPLE if name == "ds_cnn" else reference_model(name)
     x = np.random.default_rng(5).standard_normal((1, 1, 40, 32)).astype(np.float32)
-    (expected,) = ort_run(SAMPLE, {"input": x})
-    (got,), sess = compile_run(SAMPLE, {"input": x}, plugins=("openblas",))
+    (expected,) = ort_run(model, {"input": x})
+    (got,), sess = compile_run(model, {"input": x}, plugins=("openblas",))
     np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4)
     kernels = {n["kernel"] for n in sess.manifest["nodes"]}
-    assert "conv2d_f32_openblas" in kernels and sess.manifest["plugins"] == ["openblas"]
-    assert "openblas" in (sess.bundle / "ds_cnnConfig.cmake").read_text()
+    assert "gemm_f32_openblas" in kernels and sess.manifest["plugins"] == ["openblas"]
+    assert name == "ds_cnn" or "conv2d_f32_openblas" in kernels
+    assert "openblas" in (sess.bundle / f"{sess.manifest['name']}Config.cmake").read_text()
 
 
 def test_plugin_kernels_stay_out_unless_asked(compile_run):
