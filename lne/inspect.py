@@ -23,6 +23,22 @@ def manifest_for(path: Path, target: str = "host", input_shapes=None) -> dict:
     return manifest(g, path.stem, tgt, len(blob), fingerprint, False)
 
 
+def weight_storage(g, by_dtype: bool = False):
+    """Bytes of the model's parameters as stored: the constants the nodes compute with, in their
+    own dtype (int8 / int16 weights, int32 biases, float32 elsewhere), before any kernel packing
+    or Winograd transform (those are in the weights blob size)."""
+    sizes: dict[str, int] = {}
+    seen = set()
+    for node in g.nodes:
+        for name in node.inputs:
+            t = g.tensors.get(name) if name else None
+            if t is None or not t.is_const or name in seen or t.dtype == "int64":
+                continue  # int64 constants are shapes and indices, not parameters
+            seen.add(name)
+            sizes[t.dtype] = sizes.get(t.dtype, 0) + t.nbytes
+    return sizes if by_dtype else sum(sizes.values())
+
+
 def _kib(n: int) -> str:
     return f"{n / 1024:,.1f} KiB"
 
@@ -46,6 +62,9 @@ def describe(m: dict) -> str:
     ratio = mem["arena_size"] / mem["lower_bound"] if mem["lower_bound"] else 1.0
     lines += ["", f"total MACs: {total_macs / 1e6:,.2f} M",
               f"weights:    {_kib(m['weights_size'])}",
+              *([f"parameters: {_kib(sum(m['parameters'].values()))}  ("
+                 + ", ".join(f"{k} {_kib(v)}" for k, v in sorted(m['parameters'].items())) + ")"]
+                if m.get("parameters") else []),
               "memory plan:",
               f"  arena             {_kib(mem['arena_size'])}  ({mem['algorithm']})",
               f"  live-set bound    {_kib(mem['lower_bound'])}  (arena / bound = {ratio:.3f})",

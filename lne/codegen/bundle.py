@@ -50,8 +50,12 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
+# integer constants only for the quantized kernels (KernelDef.dtype other than float32)
+_BLOB_DTYPES = ("float32", "int8", "uint8", "int16", "uint16", "int32")
+
+
 def _weights(g) -> tuple[bytes, dict[str, int], int]:
-    """The weights blob (header + 64-byte aligned float32 tensors), offsets, fingerprint."""
+    """The weights blob (header + 64-byte aligned tensors, little-endian), offsets, fingerprint."""
     offsets, chunks, pos = {}, [], WEIGHTS_HEADER
     for node in g.nodes:
         if kernels.get(node.op, node.kernel).header is None:
@@ -60,10 +64,11 @@ def _weights(g) -> tuple[bytes, dict[str, int], int]:
             t = g.tensors.get(name) if name else None
             if t is None or not t.is_const or name in offsets:
                 continue
-            if t.dtype != "float32":
+            kernel = kernels.get(node.op, node.kernel)
+            if t.dtype != "float32" and (kernel.dtype == "float32" or t.dtype not in _BLOB_DTYPES):
                 raise LNEError(f"node {node.name!r} needs constant {name!r} of dtype {t.dtype} at run time; "
-                               "only float32 weights are supported")
-            data = np.ascontiguousarray(t.data, dtype="<f4").tobytes()
+                               f"its kernel {kernel.name} does not read {t.dtype} constants")
+            data = np.ascontiguousarray(t.data, dtype=np.dtype(t.dtype).newbyteorder("<")).tobytes()
             offsets[name] = pos
             chunks.append(data + b"\0" * (_align(len(data)) - len(data)))
             pos += _align(len(data))
@@ -154,8 +159,14 @@ def manifest(g, name, target, weights_size, fingerprint, debug, steps=()) -> dic
                                for b in plan.buffers]},
         "tensors": {t: {"offset": off, "shape": list(g.tensors[t].shape)} for t, off in plan.offsets.items()},
         "nodes": nodes,
+        "parameters": _parameters(g),  # bytes per dtype, as stored (lne inspect)
         "steps": [s["node"] for s in steps],  # nodes that run code, in order (profiling index)
     }
+
+
+def _parameters(g) -> dict:
+    from ..inspect import weight_storage
+    return weight_storage(g, by_dtype=True)
 
 
 @functools.lru_cache(maxsize=None)

@@ -2,6 +2,7 @@
 from .base import OpDef, OpError, all_ops, get, register  # noqa: F401
 from . import activation, binary, conv, linear, norm, pool, shape, softmax, tensor  # noqa: F401
 from . import binary_ext, layout, split  # noqa: F401
+from . import quant  # noqa: F401
 
 
 def supported() -> list[str]:

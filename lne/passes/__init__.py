@@ -12,6 +12,7 @@ from .fuse import fold_batchnorm, fuse_pad, fuse_activations
 from .layout import assign_layouts
 from .select import select_kernels
 from .memory import plan_memory
+from .quantize import quantize_qdq
 
 PIPELINE: list[tuple[str, Callable]] = [
     ("infer_and_fold", infer_and_fold),
@@ -20,6 +21,7 @@ PIPELINE: list[tuple[str, Callable]] = [
     ("fold_batchnorm", fold_batchnorm),
     ("fuse_pad", fuse_pad),
     ("fuse_activations", fuse_activations),
+    ("quantize_qdq", quantize_qdq),
     ("eliminate_dead_code_2", eliminate_dead_code),
     ("assign_layouts", assign_layouts),
     ("select_kernels", select_kernels),

@@ -53,7 +53,7 @@ def infer_and_fold(g, options) -> None:
             if any(d <= 0 for d in shape):
                 raise OpError(node, f"output {name!r} would have shape {list(shape)}; every dimension must be positive")
             check_elements(node, shape, f"output {name!r}")
-            if dtype != "float32":
+            if dtype != "float32" and dtype not in ("int8", "uint8", "int16", "uint16"):  # quantized
                 raise OpError(node, f"output {name!r} is {dtype} at run time; LNE computes float32 tensors only")
             t = g.tensors[name]
             t.shape, t.dtype = shape, dtype

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .. import kernels, ops
 from ..kernels.tensor import concat_layout
 
@@ -143,7 +145,7 @@ def _concat_in_place(g, groups: _Groups, runtime) -> None:
         offset = 0
         for t, size in zip(node.inputs, inner):
             groups.join(t, node.outputs[0], offset)
-            offset += size * 4
+            offset += size * np.dtype(g.tensors[t].dtype).itemsize
         node.kernel = "concat_f32_inplace"
 
 

@@ -27,7 +27,7 @@ def candidates(node, g, options) -> list:
     plugins = set(options.get("plugins", ()))
     return [k for k in kernels.for_op(node.op)
             if k.isa in isa and k.priority >= 0 and (k.plugin is None or k.plugin in plugins)
-            and _layout_ok(k, node, g) and k.applies(node, g)]
+            and _dtype_ok(k, node, g) and _layout_ok(k, node, g) and k.applies(node, g)]
 
 
 def _layout_ok(k, node, g) -> bool:
@@ -40,6 +40,16 @@ def _layout_ok(k, node, g) -> bool:
     if k.layout == "any":
         return layouts <= {"nchw"} or (len(layouts) == 1 and len({t.shape for t in tensors}) == 1)
     return layouts <= {k.layout}
+
+
+def _dtype_ok(k, node, g) -> bool:
+    """float32 kernels run nodes whose run-time tensors are all float32 (quantized graphs hold
+    int8 / int16 tensors too); kernels that emit no code (views) take any dtype; the others
+    (int8 / int16) check dtypes in their own applies()."""
+    if k.dtype != "float32" or k.header is None:
+        return True
+    return all(g.tensors[t].dtype == "float32" for t in list(node.inputs) + list(node.outputs)
+               if t and not g.tensors[t].is_const)
 
 
 def select_kernels(g, options) -> None:

@@ -44,6 +44,25 @@ class Case:
                 for i, x in enumerate(self.inputs) if isinstance(x, tuple)}
 
 
+class QDQCase(Case):
+    """QuantizeLinear -> DequantizeLinear (float in and out, as every LNE bundle): `op` names the
+    op under test, `inputs` = [x shape, scale, zero point]; one pair per graph."""
+
+    def model(self) -> onnx.ModelProto:
+        shape, scale, zp = self.inputs
+        inits = [onnx.numpy_helper.from_array(np.asarray(scale), "s"), onnx.numpy_helper.from_array(np.asarray(zp), "z")]
+        nodes = [helper.make_node("QuantizeLinear", ["x0", "s", "z"], ["q"], **self.attrs),
+                 helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], **self.attrs)]
+        graph = helper.make_graph(nodes, self.id, [helper.make_tensor_value_info("x0", TensorProto.FLOAT, shape)],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
+        m.ir_version = 8
+        return m
+
+    def feeds(self, seed=0) -> dict:
+        return {"x0": (np.random.default_rng(seed).standard_normal(self.inputs[0]) * 40).astype(np.float32)}
+
+
 i64 = lambda *v: np.array(v, dtype=np.int64)  # noqa: E731
 f32 = lambda *v: np.array(v, dtype=np.float32)  # noqa: E731
 
@@ -120,4 +139,8 @@ CASES = [
     Case("min_two", "Min", [(1, 5, 3, 3), (1, 5, 3, 3)]),
     Case("pow_int_exponent", "Pow", [(2, 3, 4), f32(3.0)]),
     Case("split_one_part", "Split", [(2, 6, 3)], dict(axis=1)),  # multi-part splits: tests/ops/test_split.py
-]
+    QDQCase("quantize_uint8_tensor", "QuantizeLinear", [(2, 5, 3), np.float32(0.37), np.uint8(131)]),
+    QDQCase("dequantize_int8_axis", "DequantizeLinear",
+            [(2, 5, 3), np.array([0.1, 0.5, 1.0, 2.0, 0.3], np.float32), np.array([0, 3, -4, 0, 1], np.int8)],
+            dict(axis=1)),
+]  # quantized networks: tests/quant_runtime/

@@ -1,0 +1,322 @@
+// LNE runtime: quantized (int8 / uint8 / int16) kernels, portable reference versions.
+// Semantics (lne/ops/quant.py is the numpy oracle):
+//   quantize    q = saturate(round_half_even(x / scale) + zp)
+//   dequantize  x = (q - zp) * scale
+//   QConv/QGemm acc = bias + sum (x - x_zp) * w  (int32 for 8-bit data, int64 for 16-bit)
+//               y = clamp(round_half_even(float(acc) * mult[channel]) + y_zp, lo, hi)
+// lo / hi carry the fused activation (Relu: lo = y_zp) and the output type's range.
+#pragma once
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "lne/common.h"
+#include "lne/kernel_util.h"
+#include "kernels/pool/pool_ref.h"
+
+namespace lne {
+
+struct QConvParams {
+  int32_t n, c, h, w;
+  int32_t m, oh, ow;
+  int32_t kh, kw, sh, sw, dh, dw;
+  int32_t pt, pl;
+  int32_t group;
+  int32_t x_zp, y_zp, lo, hi;
+};
+
+struct QGemmParams {
+  int32_t rows, n, k;  // x [rows, k], w [n, k], y [rows, n]
+  int32_t x_zp, y_zp, lo, hi;
+};
+
+// Accumulator: 32-bit for 8-bit operands (|x - zp| <= 255, |w| <= 128, K < 65536 cannot overflow),
+// 64-bit for 16-bit operands.
+template <typename TX> struct QAcc { typedef int32_t type; };
+template <> struct QAcc<int16_t> { typedef int64_t type; };
+template <> struct QAcc<uint16_t> { typedef int64_t type; };
+
+template <typename TY, typename ACC>
+inline TY requantize(ACC acc, float mult, int32_t y_zp, int32_t lo, int32_t hi) {
+  float v = std::nearbyint(static_cast<float>(acc) * mult) + static_cast<float>(y_zp);
+  v = v < static_cast<float>(lo) ? static_cast<float>(lo) : v;
+  v = v > static_cast<float>(hi) ? static_cast<float>(hi) : v;
+  return static_cast<TY>(static_cast<int32_t>(v));
+}
+
+template <typename TX, typename TW, typename TY>
+inline void qconv2d_ref(const QConvParams& p, const TX* x, const TW* w, const int32_t* bias, const float* mult,
+                        TY* y) {
+  typedef typename QAcc<TX>::type ACC;
+  const int32_t cg = p.c / p.group, mg = p.m / p.group;
+  for (int32_t b = 0; b < p.n; ++b)
+    for (int32_t m = 0; m < p.m; ++m) {
+      const int32_t g = m / mg;
+      const TW* wm = w + (int64_t)m * cg * p.kh * p.kw;
+      TY* ym = y + ((int64_t)b * p.m + m) * p.oh * p.ow;
+      for (int32_t oy = 0; oy < p.oh; ++oy)
+        for (int32_t ox = 0; ox < p.ow; ++ox) {
+          ACC acc = bias ? bias[m] : 0;
+          for (int32_t ci = 0; ci < cg; ++ci) {
+            const TX* xc = x + (((int64_t)b * p.c) + g * cg + ci) * p.h * p.w;
+            for (int32_t ky = 0; ky < p.kh; ++ky) {
+              const int32_t iy = oy * p.sh - p.pt + ky * p.dh;
+              if (iy < 0 || iy >= p.h) continue;
+              for (int32_t kx = 0; kx < p.kw; ++kx) {
+                const int32_t ix = ox * p.sw - p.pl + kx * p.dw;
+                if (ix < 0 || ix >= p.w) continue;
+                acc += (ACC)((int32_t)xc[(int64_t)iy * p.w + ix] - p.x_zp) * (ACC)wm[(ci * p.kh + ky) * p.kw + kx];
+              }
+            }
+          }
+          ym[(int64_t)oy * p.ow + ox] = requantize<TY>(acc, mult[m], p.y_zp, p.lo, p.hi);
+        }
+    }
+}
+
+// Depthwise (group == c == m): one plane at a time, the interior without bound checks.
+template <typename TX, typename TW, typename TY>
+inline void qconv2d_depthwise(const QConvParams& p, const TX* x, const TW* w, const int32_t* bias,
+                              const float* mult, TY* y) {
+  typedef typename QAcc<TX>::type ACC;
+  const int32_t taps = p.kh * p.kw;
+  for (int64_t pc = 0; pc < (int64_t)p.n * p.c; ++pc) {
+    const int32_t ch = (int32_t)(pc % p.c);
+    const TX* xc = x + pc * p.h * p.w;
+    const TW* wc = w + (int64_t)ch * taps;
+    TY* yc = y + pc * p.oh * p.ow;
+    const ACC b0 = bias ? bias[ch] : 0;
+    for (int32_t oy = 0; oy < p.oh; ++oy) {
+      int64_t ky0, ky1;
+      detail::valid_range(p.kh, p.dh, (int64_t)oy * p.sh - p.pt, p.h, &ky0, &ky1);
+      for (int32_t ox = 0; ox < p.ow; ++ox) {
+        ACC acc = b0;
+        const int64_t ix0 = (int64_t)ox * p.sw - p.pl;
+        const bool inside = ix0 >= 0 && ix0 + (int64_t)(p.kw - 1) * p.dw < p.w;
+        for (int64_t ky = ky0; ky < ky1; ++ky) {
+          const TX* xr = xc + ((int64_t)oy * p.sh - p.pt + ky * p.dh) * p.w;
+          const TW* wr = wc + ky * p.kw;
+          if (inside) {
+            for (int32_t kx = 0; kx < p.kw; ++kx)
+              acc += (ACC)((int32_t)xr[ix0 + (int64_t)kx * p.dw] - p.x_zp) * (ACC)wr[kx];
+          } else {
+            for (int32_t kx = 0; kx < p.kw; ++kx) {
+              const int64_t ix = ix0 + (int64_t)kx * p.dw;
+              if (ix >= 0 && ix < p.w) acc += (ACC)((int32_t)xr[ix] - p.x_zp) * (ACC)wr[kx];
+            }
+          }
+        }
+        yc[(int64_t)oy * p.ow + ox] = requantize<TY>(acc, mult[ch], p.y_zp, p.lo, p.hi);
+      }
+    }
+  }
+}
+
+template <typename TX, typename TW, typename TY>
+inline void qgemm_ref(const QGemmParams& p, const TX* x, const TW* w, const int32_t* bias, const float* mult, TY* y) {
+  typedef typename QAcc<TX>::type ACC;
+  for (int32_t r = 0; r < p.rows; ++r)
+    for (int32_t j = 0; j < p.n; ++j) {
+      ACC acc = bias ? bias[j] : 0;
+      const TX* xr = x + (int64_t)r * p.k;
+      const TW* wr = w + (int64_t)j * p.k;
+      for (int32_t i = 0; i < p.k; ++i) acc += (ACC)((int32_t)xr[i] - p.x_zp) * (ACC)wr[i];
+      y[(int64_t)r * p.n + j] = requantize<TY>(acc, mult[j], p.y_zp, p.lo, p.hi);
+    }
+}
+
+// x viewed as [outer, axis_len, inner]; scale / zp indexed by the axis (axis_len == 1: per tensor).
+template <typename TQ>
+inline void quantize_linear_ref(int64_t outer, int64_t axis_len, int64_t inner, const float* scale,
+                                const int32_t* zp, const float* x, TQ* y) {
+  const float lo = (float)std::numeric_limits<TQ>::lowest(), hi = (float)std::numeric_limits<TQ>::max();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t a = 0; a < axis_len; ++a) {
+      const float s = scale[a], z = (float)zp[a];
+      const float* xi = x + (o * axis_len + a) * inner;
+      TQ* yi = y + (o * axis_len + a) * inner;
+      for (int64_t i = 0; i < inner; ++i) {
+        float v = std::nearbyint(xi[i] / s) + z;
+        v = v < lo ? lo : (v > hi ? hi : v);
+        yi[i] = (TQ)(int32_t)v;
+      }
+    }
+}
+
+template <typename TQ>
+inline void dequantize_linear_ref(int64_t outer, int64_t axis_len, int64_t inner, const float* scale,
+                                  const int32_t* zp, const TQ* x, float* y) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t a = 0; a < axis_len; ++a) {
+      const float s = scale[a];
+      const int64_t z = zp[a];
+      const TQ* xi = x + (o * axis_len + a) * inner;
+      float* yi = y + (o * axis_len + a) * inner;
+      for (int64_t i = 0; i < inner; ++i) yi[i] = (float)((int64_t)xi[i] - z) * s;
+    }
+}
+
+// y = clamp(round_half_even((dq(a) + dq(b)) / y_scale) + y_zp, lo, hi) with dq(v) = float(v - zp) * scale,
+// all in float32 as DequantizeLinear -> Add -> QuantizeLinear compute it. The products are formed
+// in double (exact: 17 x 24 bits) and rounded to float once, so FMA contraction cannot change them.
+#if LNE_HAVE_AVX2_FMA
+namespace detail {
+// 8 values of an 8-bit tensor: float((v - zp) * scale) with the product formed in double.
+template <typename T>
+inline __m256 dq8(const T* p, int32_t zp, __m256d scale) {
+  int64_t raw;
+  std::memcpy(&raw, p, 8);
+  const __m128i bytes = _mm_cvtsi64_si128(raw);
+  __m256i v = std::is_signed<T>::value ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
+  v = _mm256_sub_epi32(v, _mm256_set1_epi32(zp));
+  const __m128 lo = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(v)), scale));
+  const __m128 hi = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(v, 1)), scale));
+  return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+}
+}  // namespace detail
+#endif
+
+template <typename TA, typename TB, typename TY>
+inline void qadd_ref(int64_t count, const TA* a, int32_t a_zp, float a_scale, const TB* b, int32_t b_zp,
+                     float b_scale, float y_scale, int32_t y_zp, int32_t lo, int32_t hi, TY* y) {
+  int64_t i = 0;
+#if LNE_HAVE_AVX2_FMA
+  if (sizeof(TA) == 1 && sizeof(TB) == 1 && sizeof(TY) == 1) {
+    const __m256d sa = _mm256_set1_pd(a_scale), sb = _mm256_set1_pd(b_scale);
+    const __m256 sy = _mm256_set1_ps(y_scale), zy = _mm256_set1_ps((float)y_zp);
+    const __m256 flo = _mm256_set1_ps((float)lo), fhi = _mm256_set1_ps((float)hi);
+    for (; i + 8 <= count; i += 8) {
+      const __m256 s = _mm256_add_ps(detail::dq8(a + i, a_zp, sa), detail::dq8(b + i, b_zp, sb));
+      __m256 r = _mm256_add_ps(_mm256_round_ps(_mm256_div_ps(s, sy), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zy);
+      r = _mm256_min_ps(_mm256_max_ps(r, flo), fhi);
+      alignas(32) int32_t out[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out), _mm256_cvtps_epi32(r));
+      for (int k = 0; k < 8; ++k) y[i + k] = (TY)out[k];
+    }
+  }
+#endif
+  for (; i < count; ++i) {
+    const float fa = (float)((double)((int32_t)a[i] - a_zp) * (double)a_scale);
+    const float fb = (float)((double)((int32_t)b[i] - b_zp) * (double)b_scale);
+    float r = std::nearbyint((fa + fb) / y_scale) + (float)y_zp;
+    r = r < (float)lo ? (float)lo : (r > (float)hi ? (float)hi : r);
+    y[i] = (TY)(int32_t)r;
+  }
+}
+
+template <typename TX, typename TY>
+inline void qglobal_avgpool_ref(int64_t planes, int64_t hw, const TX* x, int32_t x_zp, float mult, int32_t y_zp,
+                                int32_t lo, int32_t hi, TY* y) {
+  const bool narrow = sizeof(TX) == 1 && hw < (int64_t{1} << 23);  // |sum| < 2^23 * 256: int32 holds it
+  for (int64_t pc = 0; pc < planes; ++pc) {
+    int64_t acc = 0;
+    const TX* xc = x + pc * hw;
+    if (narrow) {
+      int32_t s = 0;
+      for (int64_t i = 0; i < hw; ++i) s += (int32_t)xc[i];
+      acc = (int64_t)s - (int64_t)x_zp * hw;
+    } else {
+      for (int64_t i = 0; i < hw; ++i) acc += (int64_t)xc[i] - x_zp;
+    }
+    y[pc] = requantize<TY>(acc, mult, y_zp, lo, hi);
+  }
+}
+
+// MaxPool on quantized values (one scale in and out: max commutes with the affine map).
+template <typename T>
+inline void maxpool2d_q_ref(const PoolParams& p, const T* x, T* y) {
+  const int64_t hw = (int64_t)p.h * p.w, ohw = (int64_t)p.oh * p.ow;
+  for (int64_t pc = 0; pc < (int64_t)p.n * p.c; ++pc) {
+    const T* xc = x + pc * hw;
+    T* yc = y + pc * ohw;
+    for (int32_t oy = 0; oy < p.oh; ++oy) {
+      int64_t ky0, ky1;
+      detail::valid_range(p.kh, p.dh, (int64_t)oy * p.sh - p.pt, p.h, &ky0, &ky1);
+      for (int32_t ox = 0; ox < p.ow; ++ox) {
+        int64_t kx0, kx1;
+        detail::valid_range(p.kw, p.dw, (int64_t)ox * p.sw - p.pl, p.w, &kx0, &kx1);
+        T m = std::numeric_limits<T>::lowest();
+        for (int64_t ky = ky0; ky < ky1; ++ky) {
+          const int64_t r = ((int64_t)oy * p.sh - p.pt + ky * p.dh) * p.w + ((int64_t)ox * p.sw - p.pl);
+          for (int64_t kx = kx0; kx < kx1; ++kx) m = xc[r + kx * p.dw] > m ? xc[r + kx * p.dw] : m;
+        }
+        yc[(int64_t)oy * p.ow + ox] = m;
+      }
+    }
+  }
+}
+
+// The same, row at a time: the columns whose window lies inside the image take the max of
+// whole rows (loops the compiler vectorises); the border columns go through the generic path.
+template <typename T>
+inline void maxpool2d_q_rows(const PoolParams& p, const T* x, T* y) {
+  constexpr int64_t kMaxRow = 2048;
+  if (p.ow > kMaxRow) return maxpool2d_q_ref(p, x, y);
+  const int64_t hw = (int64_t)p.h * p.w, ohw = (int64_t)p.oh * p.ow;
+  int64_t ox0, ox1;  // columns whose whole window is inside
+  {
+    int64_t a, b, c, d;
+    detail::valid_range(p.ow, p.sw, -p.pl, p.w, &a, &b);
+    detail::valid_range(p.ow, p.sw, -p.pl + (int64_t)(p.kw - 1) * p.dw, p.w, &c, &d);
+    ox0 = std::max(a, c);
+    ox1 = std::max(ox0, std::min(b, d));
+  }
+  T m[kMaxRow];
+  for (int64_t pc = 0; pc < (int64_t)p.n * p.c; ++pc) {
+    const T* xc = x + pc * hw;
+    T* yc = y + pc * ohw;
+    for (int32_t oy = 0; oy < p.oh; ++oy) {
+      int64_t ky0, ky1;
+      detail::valid_range(p.kh, p.dh, (int64_t)oy * p.sh - p.pt, p.h, &ky0, &ky1);
+      for (int64_t ox = ox0; ox < ox1; ++ox) m[ox] = std::numeric_limits<T>::lowest();
+      for (int64_t ky = ky0; ky < ky1; ++ky) {
+        const T* row = xc + ((int64_t)oy * p.sh - p.pt + ky * p.dh) * p.w - p.pl;
+        for (int32_t kx = 0; kx < p.kw; ++kx) {
+          const T* r = row + (int64_t)kx * p.dw;
+          for (int64_t ox = ox0; ox < ox1; ++ox) {
+            const T v = r[ox * p.sw];
+            m[ox] = v > m[ox] ? v : m[ox];
+          }
+        }
+      }
+      T* yr = yc + (int64_t)oy * p.ow;
+      for (int64_t ox = ox0; ox < ox1; ++ox) yr[ox] = m[ox];
+      for (int64_t ox = 0; ox < p.ow; ++ox) {
+        if (ox == ox0) ox = ox1;
+        if (ox >= p.ow) break;
+        int64_t kx0, kx1;
+        detail::valid_range(p.kw, p.dw, ox * p.sw - p.pl, p.w, &kx0, &kx1);
+        T v = std::numeric_limits<T>::lowest();
+        for (int64_t ky = ky0; ky < ky1; ++ky) {
+          const T* row = xc + ((int64_t)oy * p.sh - p.pt + ky * p.dh) * p.w + (ox * p.sw - p.pl);
+          for (int64_t kx = kx0; kx < kx1; ++kx) v = row[kx * p.dw] > v ? row[kx * p.dw] : v;
+        }
+        yr[ox] = v;
+      }
+    }
+  }
+}
+
+// Relu / Clip on quantized values: clamp to [lo, hi] (y may alias x).
+template <typename T>
+inline void qclamp_ref(int64_t count, const T* x, int32_t lo, int32_t hi, T* y) {
+  for (int64_t i = 0; i < count; ++i) {
+    const int32_t v = x[i];
+    y[i] = (T)(v < lo ? lo : (v > hi ? hi : v));
+  }
+}
+
+// Concat of same-typed blocks (bytes); see concat_f32_ref.
+inline void concat_bytes_ref(int64_t outer, int32_t num_inputs, const void* const* xs, const int64_t* inner_bytes,
+                             void* y) {
+  unsigned char* out = static_cast<unsigned char*>(y);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int32_t i = 0; i < num_inputs; ++i) {
+      const int64_t sz = inner_bytes[i];
+      if (sz > 0) std::memcpy(out, static_cast<const unsigned char*>(xs[i]) + o * sz, (size_t)sz);
+      out += sz;
+    }
+}
+
+}  // namespace lne
