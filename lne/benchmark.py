@@ -1,19 +1,17 @@
-"""`lne bench`: time a built bundle's example app beside peers (onnxruntime), one thread each,
-in the same run; optionally per layer."""
+"""`lne bench`: time a built bundle's example app beside peers (onnxruntime, ncnn, LiteRT,
+OpenVINO: lne.peers), one thread each, in the same run; optionally per layer."""
 from __future__ import annotations
 
 import os
 import re
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 from .errors import LNEError
-
-PEERS = ("onnxruntime",)
+from .peers import ADAPTERS, PEERS, PeerSkipped, matches, resolve
 
 
 def _parse_app_output(stdout: str, m: dict, per_layer: bool, app: str) -> dict:
@@ -87,26 +85,6 @@ class Remote:
             self._ssh(f"rm -rf {workdir}")
 
 
-def _time_onnxruntime(model: Path, feeds: dict, runs: int, warmup: int) -> dict:
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise LNEError("--vs onnxruntime needs onnxruntime: pip install 'lne[validate]'") from None
-    so = ort.SessionOptions()  # full graph optimisation: the peer is timed at its best
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
-    for _ in range(warmup):
-        sess.run(None, feeds)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        sess.run(None, feeds)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return {"median_ms": float(np.median(times)), "min_ms": float(np.min(times)), "max_ms": float(np.max(times)),
-            "version": ort.__version__}
-
-
 def bench(path: Path, target: str = "host", runs: int = 100, warmup: int = 10, per_layer: bool = False,
           vs=(), model=None, log=lambda m: None, remote: str | None = None, ssh_options=()) -> dict:
     """Bench a bundle folder or a model file (compiled to a temporary bundle first), here or on a
@@ -115,9 +93,9 @@ def bench(path: Path, target: str = "host", runs: int = 100, warmup: int = 10, p
     from .compiler import compile_model
     from .session import find_manifest
 
-    unknown = [p for p in vs if p not in PEERS]
-    if unknown:
-        raise LNEError(f"--vs {unknown[0]!r}: peers available here are {', '.join(PEERS)}")
+    vs = resolve(vs)
+    for peer in vs:
+        ADAPTERS[peer].require()
     with tempfile.TemporaryDirectory(prefix="lne-bench-bundle-") as tmp:
         if path.is_dir():
             bundle = path
@@ -145,10 +123,36 @@ def bench(path: Path, target: str = "host", runs: int = 100, warmup: int = 10, p
                   "target": m["target"], "remote": remote,
                   "lne": _run_app(bundle, m, feeds, runs, warmup, per_layer, board)}
         result["lne"]["gflops"] = 2 * macs / (result["lne"]["median_ms"] * 1e6)
-        for peer in vs:
-            result[peer] = _time_onnxruntime(model, feeds, runs, warmup)
-            result[peer]["lne_ratio"] = result["lne"]["median_ms"] / result[peer]["median_ms"]
+        from .models import NAMES  # a reference network's name lets LiteRT convert its PyTorch definition
+        name = m["name"] if m["name"] in NAMES or model.stem not in NAMES else model.stem
+        _time_peers(result, vs, model, name, feeds, runs, warmup, log)
     return result
+
+
+def _time_peers(result: dict, vs, model: Path, name: str, feeds: dict, runs: int, warmup: int, log) -> None:
+    """result[peer] = {median_ms, min_ms, max_ms, version, lne_ratio, max_abs_err, matches}, or
+    {"skipped": why} for a peer that cannot take this model. Each peer's outputs are checked
+    against onnxruntime's (when installed): a mismatch warns, it does not fail the bench."""
+    reference = None
+    if ADAPTERS["onnxruntime"].available():
+        reference = ADAPTERS["onnxruntime"].prepare(model, name).run(feeds)
+    shapes = {k: v.shape for k, v in feeds.items()}
+    for peer in vs:
+        try:
+            runner = ADAPTERS[peer].prepare(model, name, shapes)
+        except PeerSkipped as e:
+            log(f"{peer} skipped: {e}")
+            result[peer] = {"skipped": str(e)}
+            continue
+        r = result[peer] = runner.time(runs, warmup, feeds)
+        r["lne_ratio"] = result["lne"]["median_ms"] / r["median_ms"]
+        if reference is not None:
+            checks = [matches(o, ref) for o, ref in zip(runner.run(feeds), reference)]
+            r["matches"] = all(ok for ok, _ in checks) and len(checks) == len(reference)
+            r["max_abs_err"] = max((err for _, err in checks), default=0.0)
+            if not r["matches"]:
+                log(f"warning: {peer}'s outputs differ from onnxruntime's (max abs err {r['max_abs_err']:.3g}): "
+                    "its timing may not be for the same computation")
 
 
 def describe(r: dict) -> str:
@@ -158,7 +162,9 @@ def describe(r: dict) -> str:
              f"  lne          median {lne['median_ms']:.3f} ms  (min {lne['min_ms']:.3f}, max {lne['max_ms']:.3f}), "
              f"{lne['gflops']:.1f} GFLOP/s"]
     for peer in PEERS:
-        if peer in r:
+        if peer in r and "skipped" in r[peer]:
+            lines.append(f"  {peer:12s} skipped: {r[peer]['skipped']}")
+        elif peer in r:
             p = r[peer]
             lines.append(f"  {peer:12s} median {p['median_ms']:.3f} ms  (min {p['min_ms']:.3f}, max {p['max_ms']:.3f})"
                          f"  -> lne / {peer} = {p['lne_ratio']:.2f}")

@@ -49,8 +49,12 @@ def cli():
 @click.option("--planner", help="memory placement algorithm (default: the best of all)")
 @click.option("--plugin", "plugins", multiple=True, metavar="NAME",
               help="let kernels from an acceleration library compete (openblas); the bundle then links it")
+@click.option("--quantize", "quantize_mode", type=click.Choice(["int8", "int16"]),
+              help="quantize first (as `lne quantize`, minmax) with --calib data; the QDQ model goes in the bundle")
+@click.option("--calib", metavar="PATH", help="calibration data for --quantize (see `lne quantize --help`)")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON summary on stdout")
-def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, dump_ir, planner, plugins, as_json):
+def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, dump_ir, planner, plugins,
+                quantize_mode, calib, as_json):
     """Compile MODEL into a C++ bundle.
 
     \b
@@ -67,9 +71,16 @@ def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, d
         raise LNEError(f"--dump-ir {bad[0]!r}: passes are {', '.join(PASS_NAMES)} (or 'all')")
     if planner and planner not in ALGORITHMS:
         raise LNEError(f"--planner {planner!r}: algorithms are {', '.join(ALGORITHMS)}")
+    qdq = None
+    if quantize_mode or calib:
+        from .quant.cli import quantize_for_compile
+        model = qdq = quantize_for_compile(model, quantize_mode, calib, log=_log)
     _log(f"compiling {model} for {target} ...")
     bundle = compile_model(model, out, target, name=name, weights=weights, input_shapes=_shapes(input_shapes),
                            debug=debug, planner=planner, dump_after=dump_ir, build=build, plugins=plugins)
+    if qdq:
+        import shutil
+        shutil.copyfile(qdq, Path(bundle) / f"{Path(qdq).stem}.{quantize_mode}.qdq.onnx")
     m = find_manifest(bundle)
     summary = {"bundle": str(bundle), "name": m["name"], "target": m["target"], "arena_size": m["arena_size"],
                "weights_size": m["weights_size"], "nodes": len(m["nodes"]), "built": build}
@@ -152,7 +163,8 @@ def validate(model, bundle, inputs, input_shapes, rtol, atol, seed, per_layer, a
 @click.option("--runs", default=100, show_default=True)
 @click.option("--warmup", default=10, show_default=True)
 @click.option("--per-layer", is_flag=True, help="also time every layer (with its kernel)")
-@click.option("--vs", "vs", multiple=True, metavar="PEER", help="also time a peer framework (onnxruntime)")
+@click.option("--vs", "vs", multiple=True, metavar="PEER",
+              help="also time a peer framework: onnxruntime, ncnn, litert, openvino, or all (installed)")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False), help="ONNX model for the peers")
 @click.option("--remote", metavar="USER@HOST[:PORT]", help="run on a board over ssh (the app is copied there)")
 @click.option("--ssh-option", "ssh_options", multiple=True, metavar="KEY=VALUE", help="extra `ssh -o` option")
@@ -250,6 +262,8 @@ def targets(as_json):
 
 from .pipeline.cli import pipeline as _pipeline_group  # noqa: E402  (`lne pipeline ...`; imports stay lazy)
 cli.add_command(_pipeline_group)
+from .quant.cli import quantize as _quantize_cmd  # noqa: E402  (`lne quantize`)
+cli.add_command(_quantize_cmd)
 
 
 @cli.command("convert")

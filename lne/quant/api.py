@@ -1,0 +1,164 @@
+"""quantize_model: load, prepare, calibrate, (analyze and plan), write the QDQ model and its report."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import onnx
+
+from lne.errors import LNEError
+
+from . import METHODS, MODES, qdq
+from .calibrate import collect, data_range
+from .data import load_labels, load_samples, model_inputs
+from .sensitivity import Evaluator, per_layer, plan
+
+
+def _load(model) -> tuple[onnx.ModelProto, str]:
+    if isinstance(model, onnx.ModelProto):
+        return model, "<model>"
+    path = Path(model)
+    if not path.is_file():
+        raise LNEError(f"{path}: no such model file")
+    try:
+        return onnx.load(str(path)), str(path)
+    except Exception as e:
+        raise LNEError(f"{path}: not a readable ONNX model ({e})") from None
+
+
+def _has_splits(calib) -> bool:
+    """An HDF5 source (file or pipeline artifact folder), which may hold a validation split."""
+    if hasattr(calib, "get_next"):
+        return False
+    p = Path(calib)
+    return p.suffix.lower() in (".h5", ".hdf5", ".hdf") or (p / "data" / "features.h5").is_file()
+
+
+def report_paths(output) -> tuple[Path, Path]:
+    """(JSON report, sensitivity chart) written beside the quantized model by --analyze."""
+    out = Path(output)
+    stem = out.name[:-5] if out.name.endswith(".onnx") else out.name
+    return out.with_name(stem + ".quant.json"), out.with_name(stem + ".sensitivity.png")
+
+
+def quantize_model(model, output, calib, *, mode: str = "int8", method: str = "minmax",
+                   percentile: float = 99.99, keep_float=(), calib_split: str | None = None,
+                   calib_size: int | None = 256, analyze: bool = False, eval_data=None,
+                   eval_split: str | None = None, eval_size: int | None = 1000, labels=None,
+                   budget: float = 1.0, min_sqnr: float = 30.0, plot: bool = True, seed: int = 0,
+                   log=lambda msg: None) -> dict:
+    """Quantize ``model`` to a QDQ ONNX file ``output``; returns the report (also JSON with analyze)."""
+    if mode not in MODES:
+        raise LNEError(f"mode {mode!r}: choose {' or '.join(MODES)}")
+    if method not in METHODS:
+        raise LNEError(f"calibration method {method!r}: choose {', '.join(METHODS)}")
+    if not 50.0 < percentile <= 100.0:
+        raise LNEError(f"percentile {percentile}: expected a value in (50, 100]")
+    src, where = _load(model)
+    if where != "<model>" and Path(output).resolve() == Path(where).resolve():
+        raise LNEError(f"-o {output}: that is the float model; write the quantized model to another file")
+    if any(n.op_type in ("QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul") for n in src.graph.node):
+        raise LNEError(f"{where}: already quantized (it has QuantizeLinear/DequantizeLinear or QLinear* nodes); "
+                       "give the float model")
+    prep = qdq.prepare(src, mode)
+    layers = qdq.find_layers(prep)
+    if not layers:
+        raise LNEError(f"{where}: nothing to quantize (no Conv, Gemm or MatMul with a constant weight)")
+    names = [L.name for L in layers]
+    keep_float = [k for item in keep_float for k in str(item).split(",") if k]
+    unknown = [k for k in keep_float if k not in names]
+    if unknown:
+        raise LNEError(f"--keep-float {unknown[0]!r}: not a quantizable layer of {where}; "
+                       f"they are: {', '.join(names)}")
+    inputs = model_inputs(prep)
+    cal = load_samples(calib, inputs, split=calib_split, default_split="train", limit=calib_size, seed=seed)
+    log(f"calibrating {len(layers)} layers on {len(cal)} samples from {cal.origin} ({method}) ...")
+    tensors, share = qdq.activations(prep, layers)
+    stats = collect(prep, tensors, cal.feeds, hist=method != "minmax")
+    ranges = {t: data_range(stats[t], method, mode == "int16", qdq.BITS[mode], percentile) for t in tensors}
+
+    report = {"model": where, "mode": mode, "method": method, "calibration": {"source": cal.origin,
+              "samples": len(cal)}, "layers": names, "ranges": {t: list(map(float, r)) for t, r in ranges.items()}}
+    float_layers = list(keep_float)
+    if analyze:
+        ev_samples = cal   # a file without splits: evaluate on the calibration samples
+        if eval_data is not None or _has_splits(calib):
+            ev_samples = load_samples(eval_data if eval_data is not None else calib, inputs, split=eval_split,
+                                      default_split="validation", limit=eval_size, seed=seed, what="evaluation data")
+        y = load_labels(labels, ev_samples) if labels is not None else ev_samples.labels
+        ev = Evaluator(prep, layers, ranges, share, mode, ev_samples.feeds, y)
+        log(f"sensitivity: {len(layers)} layers, each alone quantized, on {len(ev_samples)} samples from "
+            f"{ev_samples.origin}{' with labels' if y is not None else ''} ...")
+        report.update(_analyze(ev, keep_float, budget, min_sqnr, log),
+                      evaluation={"source": ev_samples.origin, "samples": len(ev_samples), "labels": y is not None})
+        float_layers = report["plan"]["float_layers"]
+    quant = [L for L in layers if L.name not in float_layers]
+    qm, notes = qdq.write(prep, quant, ranges, share, mode)
+    try:
+        onnx.checker.check_model(qm)
+    except onnx.checker.ValidationError as e:
+        raise LNEError(f"internal: the QDQ model fails onnx.checker: {e}") from None
+    sizes = {"float": src.ByteSize(), "quantized": qm.ByteSize(), "float_weights": _weight_bytes(prep),
+             "quantized_weights": _weight_bytes(qm)}
+    report.update(float_layers=float_layers, quantized_layers=[L.name for L in quant], notes=notes,
+                  output=str(output), bytes=sizes)
+    _write_all(qm, Path(output), report if analyze else None, plot and analyze, log)
+    return report
+
+
+def _analyze(ev: Evaluator, keep_float, budget: float, min_sqnr: float, log) -> dict:
+    """Per-layer sensitivity, the all-quantized score and the mixed-precision plan (report entries)."""
+    rows = per_layer(ev, progress=lambda r: log(f"  {r['layer']}: SQNR {r['sqnr_db']:.1f} dB"
+                                                  + (f", top-1 {r['delta']:+.2f}" if "delta" in r else "")))
+    full = ev.score([L.name for L in ev.layers])
+    p = plan(ev, rows, set(keep_float), budget, min_sqnr,
+             progress=lambda s: log(f"  plan: {len(s['float_layers'])} float layer(s): SQNR {s['sqnr_db']:.1f} dB"
+                                    + (f", top-1 {s['top1']:.2f}" if "top1" in s else "")))
+    if not p["meets_budget"]:
+        log("warning: the budget is not met even with every layer in float")
+    return {"float_top1": ev.fp_acc, "all_quantized": full, "sensitivity": rows, "plan": p,
+            "budget": {"top1_points": budget} if ev.labels is not None else {"min_sqnr_db": min_sqnr}}
+
+
+def _weight_bytes(m: onnx.ModelProto) -> int:
+    """Bytes of the weight tensors (initializers of rank >= 2): float32, or int8 / int16 once quantized."""
+    from onnx import numpy_helper
+
+    return sum(numpy_helper.to_array(i).nbytes for i in m.graph.initializer if len(i.dims) >= 2)
+
+
+def _write_all(qm, out: Path, report: dict | None, plot: bool, log) -> None:
+    """Write the model (and report, chart) through temporary files: all or nothing."""
+    if out.is_dir():
+        raise LNEError(f"-o {out}: is a folder; give the .onnx file to write")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    json_path, png_path = report_paths(out)
+    tmps = []
+    try:
+        def tmp(suffix):
+            fd, name = tempfile.mkstemp(prefix=".lne-quant-", suffix=suffix, dir=out.parent)
+            os.close(fd)
+            tmps.append(name)
+            return name
+        items = [(tmp(".onnx"), out)]
+        onnx.save(qm, items[0][0])
+        if report is not None:
+            items.append((tmp(".json"), json_path))
+            Path(items[-1][0]).write_text(json.dumps(report, indent=1))
+            if plot:
+                from .report import bar_chart
+                items.append((tmp(".png"), png_path))
+                bar_chart(report["sensitivity"], report["float_layers"], Path(items[-1][0]),
+                          f"{Path(report['model']).name} {report['mode']} sensitivity")
+        mask = os.umask(0)
+        os.umask(mask)
+        for t, final in items:
+            os.chmod(t, 0o666 & ~mask)      # mkstemp makes 0600 files
+            os.replace(t, final)
+            tmps.remove(t)
+            log(f"wrote {final}")
+    finally:
+        for t in tmps:
+            Path(t).unlink(missing_ok=True)
