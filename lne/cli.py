@@ -49,11 +49,13 @@ def cli():
 @click.option("--planner", help="memory placement algorithm (default: the best of all)")
 @click.option("--plugin", "plugins", multiple=True, metavar="NAME",
               help="let kernels from an acceleration library compete (openblas); the bundle then links it")
+@click.option("--plan", "plan_path", type=click.Path(dir_okay=False), metavar="PLAN.json",
+              help="use the kernels of a plan from `lne tune` (checked against the model)")
 @click.option("--quantize", "quantize_mode", type=click.Choice(["int8", "int16"]),
               help="quantize first (as `lne quantize`, minmax) with --calib data; the QDQ model goes in the bundle")
 @click.option("--calib", metavar="PATH", help="calibration data for --quantize (see `lne quantize --help`)")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON summary on stdout")
-def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, dump_ir, planner, plugins,
+def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, dump_ir, planner, plugins, plan_path,
                 quantize_mode, calib, as_json):
     """Compile MODEL into a C++ bundle.
 
@@ -75,9 +77,13 @@ def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, d
     if quantize_mode or calib:
         from .quant.cli import quantize_for_compile
         model = qdq = quantize_for_compile(model, quantize_mode, calib, log=_log)
+    plan = None
+    if plan_path:
+        from .tune.plan import plan_for_model
+        plan, plugins = plan_for_model(plan_path, model, target, plugins, _shapes(input_shapes), weights, warn=_log)
     _log(f"compiling {model} for {target} ...")
     bundle = compile_model(model, out, target, name=name, weights=weights, input_shapes=_shapes(input_shapes),
-                           debug=debug, planner=planner, dump_after=dump_ir, build=build, plugins=plugins)
+                           debug=debug, planner=planner, dump_after=dump_ir, build=build, plugins=plugins, plan=plan)
     if qdq:
         import shutil
         shutil.copyfile(qdq, Path(bundle) / f"{Path(qdq).stem}.{quantize_mode}.qdq.onnx")
@@ -262,6 +268,8 @@ def targets(as_json):
 
 from .pipeline.cli import pipeline as _pipeline_group  # noqa: E402  (`lne pipeline ...`; imports stay lazy)
 cli.add_command(_pipeline_group)
+from .tune.cli import tune as _tune_cmd  # noqa: E402  (`lne tune`)
+cli.add_command(_tune_cmd)
 from .quant.cli import quantize as _quantize_cmd  # noqa: E402  (`lne quantize`)
 cli.add_command(_quantize_cmd)
 
