@@ -53,6 +53,8 @@ def _qparams(node, graph, zp_index=2):
 
 
 def _q_normalize(node, graph):
+    if int(node.attrs.get("precision", 0)) not in (0, 1):  # opset 25: the division's type; 0 = the scale's
+        raise OpError(node, f"precision {node.attrs['precision']} is not supported (LNE divides in float32)")
     out_dt = node.attrs.get("output_dtype")
     if out_dt:
         from onnx import helper
@@ -65,6 +67,8 @@ def _q_normalize(node, graph):
 
 
 def _dq_normalize(node, graph):
+    if int(node.attrs.get("output_dtype", 0)) not in (0, 1):  # opset 23: 0 = the scale's type, 1 = FLOAT
+        raise OpError(node, f"output_dtype {node.attrs['output_dtype']} is not supported (LNE dequantizes to float32)")
     if not node.input(2):  # no zero point: the input's own type
         node.attrs["zp_dtype"] = graph.tensors[node.inputs[0]].dtype
     _qparams(node, graph)

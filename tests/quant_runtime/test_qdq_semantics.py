@@ -75,3 +75,20 @@ def test_qconv_reference_is_integer_conv():
     want = np.clip(np.rint(acc.astype(np.float32) * np.array(attrs["mult"], np.float32).reshape(1, 4, 1, 1)) + 9,
                    9, 255)
     np.testing.assert_array_equal(got, want.astype(np.uint8))
+
+
+@pytest.mark.parametrize("op,attr", [("QuantizeLinear", "precision"), ("DequantizeLinear", "output_dtype")])
+def test_non_float32_precision_or_output_dtype_is_refused(op, attr):
+    """Opset 23/25 attributes: float32 (1) or unset (0) is what LNE computes; float16 (10) is refused."""
+    from lne.ops.base import OpError
+
+    for value, ok in ((0, True), (1, True), (10, False)):
+        g = Graph()
+        g.add_const("s", np.asarray(0.5, np.float32))
+        g.add_const("z", np.asarray(0, np.int8))
+        node = Node("n", op, ["x", "s", "z"], ["y"], {"axis": 1, attr: value})
+        if ok:
+            ops.get(op).normalize(node, g)
+        else:
+            with pytest.raises(OpError, match=attr):
+                ops.get(op).normalize(node, g)
