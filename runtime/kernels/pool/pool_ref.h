@@ -15,13 +15,16 @@ struct PoolParams {
 };
 
 // Max over the window taps inside the image (padding ignored). A window with no tap inside the
-// image (impossible for valid ONNX pads) yields -inf.
-inline void maxpool2d_f32_ref(const PoolParams& p, const float* x, float* y) {
+// image (impossible for valid ONNX pads) yields -inf (the lowest value for integer types).
+// T = float, or the integers of a quantized tensor (max commutes with its affine map).
+template <typename T>
+inline void maxpool2d_ref(const PoolParams& p, const T* x, T* y) {
+  using Lim = std::numeric_limits<T>;
   const int64_t hw = (int64_t)p.h * p.w, ohw = (int64_t)p.oh * p.ow;
   const int64_t planes = (int64_t)p.n * p.c;
   for (int64_t pc = 0; pc < planes; ++pc) {
-    const float* xc = x + pc * hw;
-    float* yc = y + pc * ohw;
+    const T* xc = x + pc * hw;
+    T* yc = y + pc * ohw;
     for (int32_t oy = 0; oy < p.oh; ++oy) {
       // kernel rows inside the image: ky in [ky0, ky1)
       int64_t ky0, ky1;
@@ -29,11 +32,11 @@ inline void maxpool2d_f32_ref(const PoolParams& p, const float* x, float* y) {
       for (int32_t ox = 0; ox < p.ow; ++ox) {
         int64_t kx0, kx1;
         detail::valid_range(p.kw, p.dw, (int64_t)ox * p.sw - p.pl, p.w, &kx0, &kx1);
-        float m = -std::numeric_limits<float>::infinity();
+        T m = Lim::has_infinity ? -Lim::infinity() : Lim::lowest();
         for (int64_t ky = ky0; ky < ky1; ++ky) {
           const int64_t r = ((int64_t)oy * p.sh - p.pt + ky * p.dh) * p.w + ((int64_t)ox * p.sw - p.pl);
           for (int64_t kx = kx0; kx < kx1; ++kx) {
-            const float v = xc[r + kx * p.dw];
+            const T v = xc[r + kx * p.dw];
             m = v > m ? v : m;
           }
         }
@@ -42,6 +45,8 @@ inline void maxpool2d_f32_ref(const PoolParams& p, const float* x, float* y) {
     }
   }
 }
+
+inline void maxpool2d_f32_ref(const PoolParams& p, const float* x, float* y) { maxpool2d_ref(p, x, y); }
 
 // ONNX AveragePool. count_include_pad = 0: divisor = taps inside [0,h) x [0,w);
 // = 1: divisor = taps inside the padded extent [-pt, h+pb) x [-pl, w+pr) (ceil-mode overhang past

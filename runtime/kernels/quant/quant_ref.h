@@ -226,25 +226,7 @@ inline void qglobal_avgpool_ref(int64_t planes, int64_t hw, const TX* x, int32_t
 // MaxPool on quantized values (one scale in and out: max commutes with the affine map).
 template <typename T>
 inline void maxpool2d_q_ref(const PoolParams& p, const T* x, T* y) {
-  const int64_t hw = (int64_t)p.h * p.w, ohw = (int64_t)p.oh * p.ow;
-  for (int64_t pc = 0; pc < (int64_t)p.n * p.c; ++pc) {
-    const T* xc = x + pc * hw;
-    T* yc = y + pc * ohw;
-    for (int32_t oy = 0; oy < p.oh; ++oy) {
-      int64_t ky0, ky1;
-      detail::valid_range(p.kh, p.dh, (int64_t)oy * p.sh - p.pt, p.h, &ky0, &ky1);
-      for (int32_t ox = 0; ox < p.ow; ++ox) {
-        int64_t kx0, kx1;
-        detail::valid_range(p.kw, p.dw, (int64_t)ox * p.sw - p.pl, p.w, &kx0, &kx1);
-        T m = std::numeric_limits<T>::lowest();
-        for (int64_t ky = ky0; ky < ky1; ++ky) {
-          const int64_t r = ((int64_t)oy * p.sh - p.pt + ky * p.dh) * p.w + ((int64_t)ox * p.sw - p.pl);
-          for (int64_t kx = kx0; kx < kx1; ++kx) m = xc[r + kx * p.dw] > m ? xc[r + kx * p.dw] : m;
-        }
-        yc[(int64_t)oy * p.ow + ox] = m;
-      }
-    }
-  }
+  maxpool2d_ref(p, x, y);
 }
 
 // The same, row at a time: the columns whose window lies inside the image take the max of
