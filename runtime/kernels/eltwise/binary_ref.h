@@ -60,8 +60,11 @@ inline void binary_row(int64_t n, const float* a, int64_t sa, const float* b, in
   }
 }
 
-template <class Op>
-inline void binary_run(const BinaryParams& p, const float* a, const float* b, float* y) {
+// Walk a broadcast binary op row by row: drop size-1 dims, merge dims contiguous for both
+// operands, then call row(a_off, a_stride, b_off, b_stride, n, y_off) for every contiguous output
+// row of n elements (the innermost merged dim; a single element is one row of 1).
+template <class Row>
+inline void binary_rows(const BinaryParams& p, Row&& row) {
   // Coalesce, outermost first. shape[r-1] is the inner row.
   int64_t shape[kMaxRank], sa[kMaxRank], sb[kMaxRank];
   int r = 0;
@@ -80,7 +83,7 @@ inline void binary_run(const BinaryParams& p, const float* a, const float* b, fl
     ++r;
   }
   if (r == 0) {  // single element
-    y[0] = apply_act(p.act, Op::f(a[0], b[0]));
+    row((int64_t)0, (int64_t)0, (int64_t)0, (int64_t)0, (int64_t)1, (int64_t)0);
     return;
   }
   // reverse into outer -> inner order
@@ -89,15 +92,13 @@ inline void binary_run(const BinaryParams& p, const float* a, const float* b, fl
     std::swap(sa[i], sa[j]);
     std::swap(sb[i], sb[j]);
   }
-  const int64_t n0 = shape[r - 1], a0 = sa[r - 1], b0 = sb[r - 1];
+  const int64_t n0 = shape[r - 1];
   int64_t rows = 1;
   for (int d = 0; d < r - 1; ++d) rows *= shape[d];
   int64_t idx[kMaxRank] = {};
   int64_t ao = 0, bo = 0;
-  for (int64_t row = 0; row < rows; ++row) {
-    binary_row<Op>(n0, a + ao, a0, b + bo, b0, y);
-    act_inplace(p.act, n0, y);
-    y += n0;
+  for (int64_t i = 0; i < rows; ++i) {
+    row(ao, sa[r - 1], bo, sb[r - 1], n0, i * n0);
     for (int d = r - 2; d >= 0; --d) {
       ao += sa[d];
       bo += sb[d];
@@ -107,6 +108,14 @@ inline void binary_run(const BinaryParams& p, const float* a, const float* b, fl
       idx[d] = 0;
     }
   }
+}
+
+template <class Op>
+inline void binary_run(const BinaryParams& p, const float* a, const float* b, float* y) {
+  binary_rows(p, [&](int64_t ao, int64_t as, int64_t bo, int64_t bs, int64_t n, int64_t yo) {
+    binary_row<Op>(n, a + ao, as, b + bo, bs, y + yo);
+    act_inplace(p.act, n, y + yo);
+  });
 }
 
 }  // namespace detail

@@ -82,51 +82,13 @@ inline void neon_binary_row(int64_t n, const float* a, int64_t sa, const float* 
   }
 }
 
-// Drop size-1 dims and merge dims contiguous for both operands (as binary_ref.h), then walk
-// the outer dims row by row.
+// The broadcast walk of binary_ref.h (binary_rows), NEON rows.
 template <class Op>
 inline void neon_binary_run(const BinaryParams& p, const float* a, const float* b, float* y) {
-  int64_t shape[kMaxRank], sa[kMaxRank], sb[kMaxRank];
-  int r = 0;
-  for (int d = p.rank - 1; d >= 0; --d) {  // innermost first
-    const int64_t s = p.out_shape[d];
-    if (s == 0) return;
-    if (s == 1) continue;
-    if (r > 0 && p.a_strides[d] == sa[r - 1] * shape[r - 1] && p.b_strides[d] == sb[r - 1] * shape[r - 1]) {
-      shape[r - 1] *= s;
-      continue;
-    }
-    shape[r] = s;
-    sa[r] = p.a_strides[d];
-    sb[r] = p.b_strides[d];
-    ++r;
-  }
-  if (r == 0) {
-    y[0] = apply_act(p.act, Op::f(a[0], b[0]));
-    return;
-  }
-  for (int i = 0, j = r - 1; i < j; ++i, --j) {  // outermost first
-    std::swap(shape[i], shape[j]);
-    std::swap(sa[i], sa[j]);
-    std::swap(sb[i], sb[j]);
-  }
-  const int64_t n0 = shape[r - 1];
-  int64_t rows = 1;
-  for (int d = 0; d < r - 1; ++d) rows *= shape[d];
-  int64_t idx[kMaxRank] = {};
-  int64_t ao = 0, bo = 0;
-  for (int64_t row = 0; row < rows; ++row, y += n0) {
-    neon_binary_row<Op>(n0, a + ao, sa[r - 1], b + bo, sb[r - 1], y);
-    neon::act_inplace(p.act, n0, y);
-    for (int d = r - 2; d >= 0; --d) {
-      ao += sa[d];
-      bo += sb[d];
-      if (++idx[d] < shape[d]) break;
-      ao -= sa[d] * shape[d];
-      bo -= sb[d] * shape[d];
-      idx[d] = 0;
-    }
-  }
+  binary_rows(p, [&](int64_t ao, int64_t as, int64_t bo, int64_t bs, int64_t n, int64_t yo) {
+    neon_binary_row<Op>(n, a + ao, as, b + bo, bs, y + yo);
+    neon::act_inplace(p.act, n, y + yo);
+  });
 }
 
 }  // namespace detail
