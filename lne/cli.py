@@ -54,9 +54,11 @@ def cli():
 @click.option("--quantize", "quantize_mode", type=click.Choice(["int8", "int16"]),
               help="quantize first (as `lne quantize`, minmax) with --calib data; the QDQ model goes in the bundle")
 @click.option("--calib", metavar="PATH", help="calibration data for --quantize (see `lne quantize --help`)")
+@click.option("--exact", is_flag=True, help="int8/int16 layers only on kernels exact to the integer semantics "
+              "(default: an fp32 Winograd kernel may run a 3x3 int8 layer when faster; within one step)")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON summary on stdout")
 def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, dump_ir, planner, plugins, plan_path,
-                quantize_mode, calib, as_json):
+                quantize_mode, calib, exact, as_json):
     """Compile MODEL into a C++ bundle.
 
     \b
@@ -83,7 +85,8 @@ def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, d
         plan, plugins = plan_for_model(plan_path, model, target, plugins, _shapes(input_shapes), weights, warn=_log)
     _log(f"compiling {model} for {target} ...")
     bundle = compile_model(model, out, target, name=name, weights=weights, input_shapes=_shapes(input_shapes),
-                           debug=debug, planner=planner, dump_after=dump_ir, build=build, plugins=plugins, plan=plan)
+                           debug=debug, planner=planner, dump_after=dump_ir, build=build, plugins=plugins, plan=plan,
+                           exact=exact)
     if qdq:
         import shutil
         shutil.copyfile(qdq, Path(bundle) / f"{Path(qdq).stem}.{quantize_mode}.qdq.onnx")

@@ -232,9 +232,8 @@ register(KernelDef("QGemm", "packed", PACKED, _qgemm_packed_emit, family="qgemm"
 def _qadd_emit(e: Emitter) -> str:
     a = e.node.attrs
     count = int(np.prod(e.out_shape(), dtype=np.int64))
-    return (f"lne::qadd_ref({count}, {_cin(e, 0)}, {a['a_zp']}, {c_value(float(a['a_scale']))}, {_cin(e, 1)}, "
-            f"{a['b_zp']}, {c_value(float(a['b_scale']))}, {c_value(float(a['y_scale']))}, {a['y_zp']}, "
-            f"{a['lo']}, {a['hi']}, {_cout(e)});")
+    return (f"lne::qadd({count}, {_cin(e, 0)}, {c_value(float(a['ra']))}, {_cin(e, 1)}, {c_value(float(a['rb']))}, "
+            f"{c_value(float(a['k']))}, {a['lo']}, {a['hi']}, {_cout(e)});")
 
 
 def _qgap_emit(e: Emitter) -> str:
@@ -326,7 +325,8 @@ def _winograd_variant(mt: int):
                 f"{bias}, {mult}, {_cout(e)}, {e.scratch});")
 
     return KernelDef("QConv", f"f32_winograd_f{mt}3", "kernels/quant/qconv_f32.h", emit, family="qconv2d",
-                     dtype="int8", priority=15, applies=applies, scratch=scratch, prepare=prepare)
+                     dtype="int8", priority=15, applies=applies, scratch=scratch, prepare=prepare,
+                     exact=False)
 
 
 for _mt in (2, 4):

@@ -40,6 +40,8 @@ class KernelDef:
     layout: str = "nchw"        # layout of the node's run-time tensors it reads and writes: "nchw",
                                 # "nchw8c", "any" (elementwise over same-shaped operands) or "mixed"
                                 # (applies() checks: layout conversions)
+    exact: bool = True          # for integer ops: computes the op's integer semantics bit for bit?
+                                # (False: an fp32 stand-in, within one step; `compile --exact` skips it)
 
     @property
     def name(self) -> str:

@@ -218,16 +218,28 @@ def _qadd_infer(node, ins):
     return [(ins[0].shape, node.attrs["y_dtype"])]
 
 
+def qadd_constants(a_scale, a_zp, b_scale, b_zp, y_scale, y_zp) -> tuple[float, float, float]:
+    """(ra, rb, k) of QAdd, in float32 as onnxruntime's x86 QLinearAdd forms them."""
+    f = np.float32
+    ra, rb = f(a_scale) / f(y_scale), f(b_scale) / f(y_scale)
+    return float(ra), float(rb), float(f(y_zp) - (ra * f(a_zp) + rb * f(b_zp)))
+
+
+def _fma32(x, m, c) -> np.ndarray:
+    """float32 fma(x, m, c) for integer x (|x| < 2^16): x * m is exact in float64 (16 + 24 bits) and
+    so is its sum with the float32 c unless their magnitudes are ~2^13 apart or more; one rounding
+    to float32 then gives the fused result."""
+    return (x.astype(np.float64) * np.float64(np.float32(m)) + np.asarray(c, np.float64)).astype(np.float32)
+
+
 def _qadd_ref(node, arrays):
     a = node.attrs
-    fa = dequantize(arrays[0], np.float32(a["a_scale"]), a["a_zp"])
-    fb = dequantize(arrays[1], np.float32(a["b_scale"]), a["b_zp"])
-    v = np.rint((fa + fb) / np.float32(a["y_scale"])).astype(np.float64) + a["y_zp"]
+    v = np.rint(_fma32(arrays[0], a["ra"], _fma32(arrays[1], a["rb"], np.float32(a["k"]))))
     return [np.clip(v, a["lo"], a["hi"]).astype(a["y_dtype"])]
 
 
 register(OpDef("QAdd", "elementwise", _qadd_infer, _qadd_ref, internal=True,
-               doc="Add of quantized tensors as DQ -> Add -> Q computes it (a fused Relu is a clamp)"))
+               doc="integer Add: round(fma(a, ra, fma(b, rb, k))) clamped to [lo, hi] (a fused Relu is a clamp)"))
 
 
 def _qgap_infer(node, ins):

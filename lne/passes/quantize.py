@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import LNEError
 
 from ..ops.activation import act_of
-from ..ops.quant import RANGE, quantize as np_quantize
+from ..ops.quant import RANGE, qadd_constants, quantize as np_quantize
 
 SAME_SCALE_OPS = ("MaxPool", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Concat")
 
@@ -175,8 +175,8 @@ class _Rewriter:
         clamp = _clamp(node.attrs.get("act"), ys, yz, ydt)
         if clamp is None:
             return False
-        attrs = {"a_zp": za, "a_scale": sa, "b_zp": zb, "b_scale": sb, "y_scale": ys, "y_zp": yz,
-                 "lo": clamp[0], "hi": clamp[1], "y_dtype": ydt}
+        ra, rb, k = qadd_constants(sa, za, sb, zb, ys, yz)
+        attrs = {"ra": ra, "rb": rb, "k": k, "lo": clamp[0], "hi": clamp[1], "y_dtype": ydt}
         self.replace(node, "QAdd", [da.inputs[0], db.inputs[0]], q.outputs[0], attrs)
         self.removed.add(id(q))
         return True
@@ -188,7 +188,7 @@ class _Rewriter:
         (xs, xz, _), (ys, yz, ydt) = _act_qparams(dq), _act_qparams(q)
         hw = int(np.prod(self.g.tensors[node.inputs[0]].shape[2:], dtype=np.int64))
         lo, hi = RANGE[ydt]
-        attrs = {"x_zp": xz, "mult": float(np.float32(xs / (ys * hw))), "y_zp": yz, "lo": lo, "hi": hi,
+        attrs = {"x_zp": xz, "mult": float(np.float32(xs) / (np.float32(ys) * np.float32(hw))), "y_zp": yz, "lo": lo, "hi": hi,
                  "y_dtype": ydt}
         self.replace(node, "QGlobalAveragePool", [dq.inputs[0]], q.outputs[0], attrs)
         self.removed.add(id(q))

@@ -22,11 +22,14 @@ def pretranspose_weights(g) -> None:
 
 
 def candidates(node, g, options) -> list:
-    """The kernels that can run `node` on the target `options` describe (ISA, plugins)."""
+    """The kernels that can run `node` on the target `options` describe (ISA, plugins; with
+    options["exact"] only kernels that compute integer ops bit for bit)."""
     isa = set(options.get("isa", ())) | {"generic"}
     plugins = set(options.get("plugins", ()))
+    exact = bool(options.get("exact"))
     return [k for k in kernels.for_op(node.op)
             if k.isa in isa and k.priority >= 0 and (k.plugin is None or k.plugin in plugins)
+            and (k.exact or not exact)
             and _dtype_ok(k, node, g) and _layout_ok(k, node, g) and k.applies(node, g)]
 
 

@@ -11,7 +11,8 @@ Quantized layers are Conv, Gemm (``transA=0``) and MatMul whose weight is an ini
   symmetric per output channel -- axis 0 for Conv and for Gemm with ``transB=1``, axis 1 for
   Gemm with ``transB=0`` and for MatMul -- with ``scale[c] = max|W[c]| / qmax`` (``qmax`` 127 or
   32767; 1.0 for an all-zero channel), zero point 0 (a vector of zeros of the weight's type),
-  values in ``[-qmax, qmax]``. A ``DequantizeLinear(<W>_quantized, <W>_scale, <W>_zero_point,
+  values in ``[-qmax, qmax]`` (``--reduce-range``: int8 ``qmax`` 64, see ``qdq.REDUCED_QMAX``).
+  A ``DequantizeLinear(<W>_quantized, <W>_scale, <W>_zero_point,
   axis=...)`` feeds the layer; the float weight is gone from the file.
 * **Biases** (Conv B, Gemm C of shape [N] with ``alpha = beta = 1``): int32 initializers
   ``<B>_quantized`` with ``scale[c] = input_scale * weight_scale[c]``, zero point 0 (int32), and

@@ -47,13 +47,15 @@ def quantize_model(model, output, calib, *, mode: str = "int8", method: str = "m
                    percentile: float = 99.99, keep_float=(), calib_split: str | None = None,
                    calib_size: int | None = 256, analyze: bool = False, eval_data=None,
                    eval_split: str | None = None, eval_size: int | None = 1000, labels=None,
-                   budget: float = 1.0, min_sqnr: float = 30.0, plot: bool = True, seed: int = 0,
+                   budget: float = 1.0, min_sqnr: float = 30.0, plot: bool = True, seed: int = 0, reduce_range: bool = False,
                    log=lambda msg: None) -> dict:
     """Quantize ``model`` to a QDQ ONNX file ``output``; returns the report (also JSON with analyze)."""
     if mode not in MODES:
         raise LNEError(f"mode {mode!r}: choose {' or '.join(MODES)}")
     if method not in METHODS:
         raise LNEError(f"calibration method {method!r}: choose {', '.join(METHODS)}")
+    if reduce_range and mode != "int8":
+        raise LNEError("--reduce-range is for int8 (it narrows int8 weights to [-64, 64])")
     if not 50.0 < percentile <= 100.0:
         raise LNEError(f"percentile {percentile}: expected a value in (50, 100]")
     src, where = _load(model)
@@ -79,7 +81,7 @@ def quantize_model(model, output, calib, *, mode: str = "int8", method: str = "m
     stats = collect(prep, tensors, cal.feeds, hist=method != "minmax")
     ranges = {t: data_range(stats[t], method, mode == "int16", qdq.BITS[mode], percentile) for t in tensors}
 
-    report = {"model": where, "mode": mode, "method": method, "calibration": {"source": cal.origin,
+    report = {"model": where, "mode": mode, "reduce_range": reduce_range, "method": method, "calibration": {"source": cal.origin,
               "samples": len(cal)}, "layers": names, "ranges": {t: list(map(float, r)) for t, r in ranges.items()}}
     float_layers = list(keep_float)
     if analyze:
@@ -88,14 +90,14 @@ def quantize_model(model, output, calib, *, mode: str = "int8", method: str = "m
             ev_samples = load_samples(eval_data if eval_data is not None else calib, inputs, split=eval_split,
                                       default_split="validation", limit=eval_size, seed=seed, what="evaluation data")
         y = load_labels(labels, ev_samples) if labels is not None else ev_samples.labels
-        ev = Evaluator(prep, layers, ranges, share, mode, ev_samples.feeds, y)
+        ev = Evaluator(prep, layers, ranges, share, mode, ev_samples.feeds, y, reduce_range)
         log(f"sensitivity: {len(layers)} layers, each alone quantized, on {len(ev_samples)} samples from "
             f"{ev_samples.origin}{' with labels' if y is not None else ''} ...")
         report.update(_analyze(ev, keep_float, budget, min_sqnr, log),
                       evaluation={"source": ev_samples.origin, "samples": len(ev_samples), "labels": y is not None})
         float_layers = report["plan"]["float_layers"]
     quant = [L for L in layers if L.name not in float_layers]
-    qm, notes = qdq.write(prep, quant, ranges, share, mode)
+    qm, notes = qdq.write(prep, quant, ranges, share, mode, reduce_range)
     try:
         onnx.checker.check_model(qm)
     except onnx.checker.ValidationError as e:

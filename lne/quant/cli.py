@@ -57,6 +57,8 @@ def calib_source(value: str):
 @click.option("--calib-size", default=256, show_default=True, help="calibration samples (a seeded random subset)")
 @click.option("--keep-float", "keep_float", multiple=True, metavar="NODE", help="leave this layer in float "
               "(repeat, or comma-separate)")
+@click.option("--reduce-range", is_flag=True, help="int8 weights in [-64, 64] (7 bits): what onnxruntime's "
+              "int8 kernels need on x86 CPUs without AVX-VNNI to run the model exactly (LNE does not need it)")
 @click.option("--analyze", is_flag=True, help="per-layer sensitivity, report + chart, mixed-precision plan")
 @click.option("--eval", "eval_data", metavar="PATH", help="data for --analyze (default: the calibration source; "
               "its validation split for an HDF5 artifact)")
@@ -69,7 +71,7 @@ def calib_source(value: str):
               help="output SQNR the plan must keep (without labels)")
 @click.option("--no-plot", is_flag=True, help="no sensitivity chart")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
-def quantize(model, calib, output, mode, method, percentile, calib_split, calib_size, keep_float, analyze,
+def quantize(model, calib, output, mode, method, percentile, calib_split, calib_size, keep_float, reduce_range, analyze,
              eval_data, eval_split, eval_size, labels, budget, min_sqnr, no_plot, as_json):
     """Quantize MODEL (ONNX) to an ONNX QDQ model that onnxruntime and `lne compile` run.
 
@@ -90,7 +92,7 @@ def quantize(model, calib, output, mode, method, percentile, calib_split, calib_
     rep = quantize_model(model, output, calib_source(calib), mode=mode, method=method, percentile=percentile,
                          keep_float=keep_float, calib_split=calib_split, calib_size=calib_size, analyze=analyze,
                          eval_data=eval_data, eval_split=eval_split, eval_size=eval_size, labels=labels,
-                         budget=budget, min_sqnr=min_sqnr, plot=not no_plot, log=log)
+                         budget=budget, min_sqnr=min_sqnr, plot=not no_plot, reduce_range=reduce_range, log=log)
     if as_json:
         click.echo(json.dumps(rep, indent=1))
         return

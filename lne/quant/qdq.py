@@ -192,9 +192,15 @@ def act_params(lo: float, hi: float, mode: str) -> tuple[float, int, int]:
     return scale, int(np.clip(round(-lo / scale), 0, 255)), TensorProto.UINT8
 
 
-def weight_params(w: np.ndarray, axis: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+# --reduce-range: int8 weights in [-64, 64], the widest range where the sum of two uint8 x int8
+# products fits int16 (2 * 255 * 64 = 32640). onnxruntime's x86 int8 kernels without AVX-VNNI add
+# such pairs with vpmaddubsw, which saturates beyond it; LNE's kernels never do (see qgemm_avx2.h).
+REDUCED_QMAX = 64
+
+
+def weight_params(w: np.ndarray, axis: int, mode: str, reduce_range: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(per-channel scale, quantized weight) symmetric with zero point 0, |q| <= qmax."""
-    qmax = 127 if mode == "int8" else 32767
+    qmax = 32767 if mode == "int16" else REDUCED_QMAX if reduce_range else 127
     amax = np.abs(np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)).max(axis=1).astype(np.float64)
     scale = np.where(amax > 0, amax / qmax, 1.0).astype(np.float32)
     shape = [1] * w.ndim
@@ -204,8 +210,9 @@ def weight_params(w: np.ndarray, axis: int, mode: str) -> tuple[np.ndarray, np.n
 
 
 def write(model: onnx.ModelProto, layers: list[Layer], ranges: dict[str, tuple[float, float]],
-          share: dict[str, str], mode: str) -> tuple[onnx.ModelProto, list[str]]:
-    """A QDQ copy of the prepared ``model`` with ``layers`` quantized; returns (model, notes)."""
+          share: dict[str, str], mode: str, reduce_range: bool = False) -> tuple[onnx.ModelProto, list[str]]:
+    """A QDQ copy of the prepared ``model`` with ``layers`` quantized; returns (model, notes).
+    ``reduce_range``: int8 weights in [-REDUCED_QMAX, REDUCED_QMAX] (see there)."""
     if mode not in BITS:
         raise LNEError(f"quantization mode {mode!r}: choose int8 or int16")
     m = onnx.ModelProto()
@@ -259,7 +266,7 @@ def write(model: onnx.ModelProto, layers: list[Layer], ranges: dict[str, tuple[f
         w = numpy_helper.to_array(inits[L.weight]).astype(np.float32)
         key = (L.weight, L.axis)
         if key not in done:
-            scale, q = weight_params(w, L.axis, mode)
+            scale, q = weight_params(w, L.axis, mode, reduce_range)
             done[key] = (add_dq(L.weight, q, scale, L.axis), scale)
         node.input[1] = done[key][0]
         if L.bias is not None:
@@ -277,6 +284,27 @@ def write(model: onnx.ModelProto, layers: list[Layer], ranges: dict[str, tuple[f
     _drop_unused_initializers(g)
     del g.value_info[:]
     return m, notes
+
+
+def expose_last_activation(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str, float]:
+    """For comparing engines on a QDQ model: a copy of ``model`` with one more graph output, the
+    dequantized value of its last quantized activation, plus that output's name and scale (one
+    quantization step). The float tail after it (a final Gemm whose output is not quantized,
+    Softmax) has no step of its own to count differences in."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    inits = {i.name: i for i in m.graph.initializer}
+    qs = [n for n in m.graph.node if n.op_type == "QuantizeLinear" and n.input[1] in inits
+          and not inits[n.input[1]].dims]
+    if not qs:
+        raise LNEError("the model quantizes no activation per tensor")
+    q = qs[-1]
+    dq = next((n for n in m.graph.node if n.op_type == "DequantizeLinear" and n.input[0] == q.output[0]), None)
+    if dq is None:
+        raise LNEError(f"{q.name or q.output[0]}: its quantized tensor is not dequantized")
+    if dq.output[0] not in [o.name for o in m.graph.output]:
+        m.graph.output.append(helper.make_empty_tensor_value_info(dq.output[0]))
+    return m, dq.output[0], float(numpy_helper.to_array(inits[q.input[1]]))
 
 
 def _toposort(old: list, new: list) -> list:

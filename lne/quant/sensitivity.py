@@ -28,6 +28,7 @@ class Evaluator:
     mode: str
     feeds: list
     labels: np.ndarray | None = None
+    reduce_range: bool = False
     ref: np.ndarray = field(init=False)
     fp_acc: float | None = field(init=False)
 
@@ -37,7 +38,8 @@ class Evaluator:
         self.by_name = {L.name: L for L in self.layers}
 
     def build(self, names):
-        return qdq.write(self.model, [self.by_name[n] for n in names], self.ranges, self.share, self.mode)[0]
+        return qdq.write(self.model, [self.by_name[n] for n in names], self.ranges, self.share, self.mode,
+                         self.reduce_range)[0]
 
     def score(self, names) -> dict:
         out = Runner(self.build(names)).run(self.feeds)[0]

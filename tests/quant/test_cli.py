@@ -44,6 +44,7 @@ def test_analyze_writes_model_report_and_chart(tmp_path, model):
     (["--calib", "{d}/empty"], "no .npy files"),
     (["--calib", "{d}/bad.npy"], "does not fit model input 'x'"),
     (["--calib", "{d}/calib.npy", "--keep-float", "nope"], "--keep-float 'nope': not a quantizable layer"),
+    (["--calib", "{d}/calib.npy", "--mode", "int16", "--reduce-range"], "--reduce-range is for int8"),
 ])
 def test_bad_input_exit_2_and_no_output(tmp_path, model, args, message):
     (tmp_path / "empty").mkdir()
@@ -68,3 +69,29 @@ def test_python_reader_by_name(tmp_path, model):
     assert r.returncode == 0, r.stderr
     assert "on 32 samples from Reader" in r.stderr
     onnx.checker.check_model(onnx.load(tmp_path / "q.onnx"))
+
+
+def test_reduce_range_weights_and_onnxruntime_fused_kernels(tmp_path, model):
+    """--reduce-range: every int8 weight channel spans [-64, 64] (the largest |q| is 64), and
+    onnxruntime's default session (fused int8 kernels) then equals LNE's integer semantics: its
+    output is within one step of the model run as written."""
+    from lne.quant.qdq import expose_last_activation
+    from .nets import ort_exact
+
+    out = tmp_path / "q.onnx"
+    r = lne_cli("quantize", model, "--calib", tmp_path / "calib.npy", "--reduce-range", "-o", out)
+    assert r.returncode == 0, r.stderr
+    q = onnx.load(out)
+    weights = [onnx.numpy_helper.to_array(i) for i in q.graph.initializer
+               if i.data_type == onnx.TensorProto.INT8 and len(i.dims) >= 2]
+    assert len(weights) == 3
+    for w in weights:
+        amax = np.abs(w.astype(np.int64)).reshape(w.shape[0], -1).max(axis=1)
+        assert set(amax[amax > 0].tolist()) == {64}
+    import onnxruntime as ort
+
+    exposed, name, step = expose_last_activation(q)
+    x = {"x": calib_batch(1, seed=5)}
+    fused = ort.InferenceSession(exposed.SerializeToString(), providers=["CPUExecutionProvider"]).run([name], x)[0]
+    written = ort_exact(exposed, x)[-1]
+    assert np.abs(np.rint((fused.astype(np.float64) - written) / step)).max() <= 1

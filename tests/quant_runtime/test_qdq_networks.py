@@ -11,6 +11,7 @@ import pytest
 import lne
 from lne.compiler import compile_model, load_model
 from lne.passes import run as run_passes
+from lne.session import find_manifest
 from lne.targets import get as get_target
 
 from .qdq_models import layerwise_steps, ort_as_written, quantize_ort, steps_apart
@@ -65,3 +66,40 @@ def test_cnn_int8_layerwise(reference_model, tmp_path):
     want = ort_as_written(path, feeds)[0]
     assert np.argmax(got) == np.argmax(want)
     assert steps_apart(path, got, want) <= 4
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "resnet50"])
+def test_cnn_reduce_range_int8_matches_onnxruntime(reference_model, name, tmp_path):
+    """Deep CNNs quantized by `lne quantize --reduce-range` (int8 weights in [-64, 64]) against
+    onnxruntime's default session, whose fused integer kernels are exact on such weights on any
+    x86 CPU: every element of the last quantized tensor within one step (measured: 0 -- the
+    integer layers, QAdd and the global average agree bit for bit). Against the model run as
+    written (float32 DQ -> op -> Q) one-step ties grow through depth: see test_cnn_int8_layerwise."""
+    import onnx
+    import onnxruntime as ort
+
+    from lne.quant import quantize
+    from lne.quant.qdq import expose_last_activation
+
+    src = reference_model(name)
+    feeds = _feeds(src)
+    (x_name, x), = feeds.items()
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    for i in range(3):   # SYNTHETIC calibration samples
+        np.save(calib / f"{i}.npy", np.random.default_rng(10 + i).standard_normal(x.shape).astype(np.float32))
+    q = tmp_path / f"{name}.q.onnx"
+    rep = quantize(src, q, str(calib), reduce_range=True)
+    model, _, step = expose_last_activation(onnx.load(str(q)))
+    w = [i for i in model.graph.initializer if i.data_type == onnx.TensorProto.INT8]
+    assert w and max(int(np.abs(onnx.numpy_helper.to_array(i).astype(np.int64)).max()) for i in w) <= 64
+    onnx.save(model, q)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    want = ort.InferenceSession(str(q), so, providers=["CPUExecutionProvider"]).run(None, feeds)[-1]
+    bundle = compile_model(q, tmp_path / "bundle", exact=True)   # no fp32 Winograd stand-ins
+    kernels = [n["kernel"] for n in find_manifest(bundle)["nodes"]]
+    assert "qconv2d_int8_packed" in kernels and not any("winograd" in k for k in kernels)
+    got = lne.InferenceSession(bundle).run(None, feeds)[-1]
+    assert rep["reduce_range"] and len(rep["quantized_layers"]) > 50
+    assert int(np.rint(np.abs(got.astype(np.float64) - want) / step).max()) <= 1

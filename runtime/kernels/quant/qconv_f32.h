@@ -3,6 +3,9 @@
 // minus the zero point are converted to float (exact), the fp32 kernel runs on the integer weights
 // (as floats, transformed at compile time) and the int32 bias (as float), and the float
 // accumulator is requantized like the integer one (round half to even, zero point, clamp).
+// Not exact: the Winograd transforms round in fp32, so where the exact value is within ~1e-6 of a
+// rounding tie the result can be one step off (KernelDef.exact = False; `lne compile --exact`
+// leaves this kernel out).
 #pragma once
 #include "kernels/conv/conv_winograd.h"
 #include "kernels/quant/quant_ref.h"

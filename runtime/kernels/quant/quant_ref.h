@@ -157,49 +157,58 @@ inline void dequantize_linear_ref(int64_t outer, int64_t axis_len, int64_t inner
     }
 }
 
-// y = clamp(round_half_even((dq(a) + dq(b)) / y_scale) + y_zp, lo, hi) with dq(v) = float(v - zp) * scale,
-// all in float32 as DequantizeLinear -> Add -> QuantizeLinear compute it. The products are formed
-// in double (exact: 17 x 24 bits) and rounded to float once, so FMA contraction cannot change them.
+// QAdd: y = clamp(round_half_even(fma(a, ra, fma(b, rb, k))), lo, hi) on the stored integers, with
+// ra = a_scale / y_scale, rb = b_scale / y_scale and k = y_zp - (ra * a_zp + rb * b_zp) formed in
+// float32 at compile time (lne/passes/quantize.py). The zero points fold into k: two fused
+// multiply-adds per element. onnxruntime's x86 QLinearAdd evaluates the same expression, so the
+// fused integer kernels of both agree bit for bit; against DequantizeLinear -> Add -> QuantizeLinear
+// in float32 the result differs by one step at most, where the exact value is a rounding tie.
 #if LNE_HAVE_AVX2_FMA
 namespace detail {
-// 8 values of an 8-bit tensor: float((v - zp) * scale) with the product formed in double.
+// 8 consecutive 8- or 16-bit integers widened to int32 lanes.
 template <typename T>
-inline __m256 dq8(const T* p, int32_t zp, __m256d scale) {
-  int64_t raw;
-  std::memcpy(&raw, p, 8);
-  const __m128i bytes = _mm_cvtsi64_si128(raw);
-  __m256i v = std::is_signed<T>::value ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
-  v = _mm256_sub_epi32(v, _mm256_set1_epi32(zp));
-  const __m128 lo = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(v)), scale));
-  const __m128 hi = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(v, 1)), scale));
-  return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+inline __m256i widen8(const T* p) {
+  if (sizeof(T) == 1) {
+    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    return std::is_signed<T>::value ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
+  }
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return std::is_signed<T>::value ? _mm256_cvtepi16_epi32(v) : _mm256_cvtepu16_epi32(v);
+}
+
+// 8 int32 lanes, already within T's range, stored as 8 consecutive T.
+template <typename T>
+inline void narrow8(__m256i v, T* p) {
+  const __m128i w = std::is_signed<T>::value || sizeof(T) == 1
+                        ? _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1))
+                        : _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  if (sizeof(T) == 2) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), w);
+  } else {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), std::is_signed<T>::value ? _mm_packs_epi16(w, w)
+                                                                             : _mm_packus_epi16(w, w));
+  }
 }
 }  // namespace detail
 #endif
 
 template <typename TA, typename TB, typename TY>
-inline void qadd_ref(int64_t count, const TA* a, int32_t a_zp, float a_scale, const TB* b, int32_t b_zp,
-                     float b_scale, float y_scale, int32_t y_zp, int32_t lo, int32_t hi, TY* y) {
+inline void qadd(int64_t count, const TA* a, float ra, const TB* b, float rb, float k, int32_t lo, int32_t hi,
+                 TY* y) {
   int64_t i = 0;
 #if LNE_HAVE_AVX2_FMA
-  if (sizeof(TA) == 1 && sizeof(TB) == 1 && sizeof(TY) == 1) {
-    const __m256d sa = _mm256_set1_pd(a_scale), sb = _mm256_set1_pd(b_scale);
-    const __m256 sy = _mm256_set1_ps(y_scale), zy = _mm256_set1_ps((float)y_zp);
-    const __m256 flo = _mm256_set1_ps((float)lo), fhi = _mm256_set1_ps((float)hi);
+  if (sizeof(TA) <= 2 && sizeof(TB) <= 2 && sizeof(TY) <= 2) {
+    const __m256 va = _mm256_set1_ps(ra), vb = _mm256_set1_ps(rb), vk = _mm256_set1_ps(k);
+    const __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
     for (; i + 8 <= count; i += 8) {
-      const __m256 s = _mm256_add_ps(detail::dq8(a + i, a_zp, sa), detail::dq8(b + i, b_zp, sb));
-      __m256 r = _mm256_add_ps(_mm256_round_ps(_mm256_div_ps(s, sy), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zy);
-      r = _mm256_min_ps(_mm256_max_ps(r, flo), fhi);
-      alignas(32) int32_t out[8];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(out), _mm256_cvtps_epi32(r));
-      for (int k = 0; k < 8; ++k) y[i + k] = (TY)out[k];
+      const __m256 fa = _mm256_cvtepi32_ps(detail::widen8(a + i)), fb = _mm256_cvtepi32_ps(detail::widen8(b + i));
+      const __m256i q = _mm256_cvtps_epi32(_mm256_fmadd_ps(fa, va, _mm256_fmadd_ps(fb, vb, vk)));  // half to even
+      detail::narrow8(_mm256_min_epi32(_mm256_max_epi32(q, vlo), vhi), y + i);
     }
   }
 #endif
   for (; i < count; ++i) {
-    const float fa = (float)((double)((int32_t)a[i] - a_zp) * (double)a_scale);
-    const float fb = (float)((double)((int32_t)b[i] - b_zp) * (double)b_scale);
-    float r = std::nearbyint((fa + fb) / y_scale) + (float)y_zp;
+    float r = std::nearbyint(std::fma((float)a[i], ra, std::fma((float)b[i], rb, k)));
     r = r < (float)lo ? (float)lo : (r > (float)hi ? (float)hi : r);
     y[i] = (TY)(int32_t)r;
   }
