@@ -118,7 +118,7 @@ for _fam in ("int8", "int16"):
 
 
 def pack_weights(w: np.ndarray, group: int) -> np.ndarray:
-    """int8 weights [m, ...] -> per group, panels of 16 output channels [kp/2][16][2] (the last
+    """int8 (or int16) weights [m, ...] -> per group, panels of 16 output channels [kp/2][16][2] (the last
     one 8 wide when it holds <= 8 channels), zero padded: the layout
     runtime/kernels/quant/qgemm_avx2.h reads (qpanel_width)."""
     m = w.shape[0]
@@ -129,7 +129,7 @@ def pack_weights(w: np.ndarray, group: int) -> np.ndarray:
         for m0 in range(0, mg, 16):
             rem = mg - m0
             tw = 8 if rem <= 8 else 16
-            tile = np.zeros((tw, kp), np.int8)
+            tile = np.zeros((tw, kp), w.dtype)
             tile[:min(rem, 16), :k] = wg[m0:m0 + 16]
             panels.append(tile.reshape(tw, kp // 2, 2).transpose(1, 0, 2).reshape(-1))
     return np.ascontiguousarray(np.concatenate(panels))
@@ -187,6 +187,36 @@ _ok8 = _act_family("int8")
 register(KernelDef("QConv", "packed", PACKED, _packed_conv_emit, family="qconv2d", dtype="int8", priority=10,
                    applies=lambda n, g: _ok8(g, n.inputs[0]) and _weights_int8(n, g) and _qconv_k(n, g) < 65536,
                    scratch=_packed_conv_scratch, prepare=_pack_prepare))
+
+
+# AVX2 depthwise (runtime/kernels/quant/qdepthwise_avx2.h): int8 weights, dilation 1, horizontal
+# stride 1 or 2; scratch = one zero-padded int16 plane (qdepthwise_scratch_bytes there).
+def _qdw_scratch(node, g) -> int:
+    a = node.attrs
+    (kh, kw), (sh, sw) = a["kernel_shape"], a["strides"]
+    _, _, oh, ow = g.tensors[node.outputs[0]].shape
+    step = 16 if sw == 1 else 8
+    cols = -(-ow // step) * step * sw + kw + 16
+    return 2 * ((oh - 1) * sh + kh) * cols
+
+
+def _qdw_applies(node, g) -> bool:
+    a = node.attrs
+    (kh, kw), (sh, sw) = a["kernel_shape"], a["strides"]
+    return (_ok8(g, node.inputs[0]) and _ok8(g, node.outputs[0]) and _weights_int8(node, g)
+            and _is_depthwise(node, g) and tuple(a["dilations"]) == (1, 1) and sw in (1, 2)
+            and kh * ((kw + 1) // 2) <= 64)
+
+
+def _qdw_emit(e: Emitter) -> str:
+    p = e.params("lne::QConvParams", qconv_params(e))
+    mult = _array(e, "float", e.node.attrs["mult"], "M")
+    return (f"lne::qconv2d_depthwise_avx2({p}, {_cin(e, 0)}, reinterpret_cast<const int8_t*>({e.inputs[1]}), "
+            f"{_cin(e, 2)}, {mult}, {_cout(e)}, {e.scratch});")
+
+
+register(KernelDef("QConv", "depthwise", "kernels/quant/qdepthwise_avx2.h", _qdw_emit, family="qconv2d",
+                   dtype="int8", isa="avx2", priority=30, applies=_qdw_applies, scratch=_qdw_scratch))
 
 
 # -- QGemm ------------------------------------------------------------------------------------

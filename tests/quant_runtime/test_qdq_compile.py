@@ -61,7 +61,8 @@ def test_packed_int8_kernels_equal_reference_kernels(models, tmp_path):
     path = models["u8_per_channel"]
     g = _graph(path)
     fast = {"qconv2d_int8_packed": "qconv2d_int8_ref", "qgemm_int8_packed": "qgemm_int8_ref",
-            "qconv2d_int8_depthwise": "qconv2d_int8_ref", "maxpool2d_int8_rows": "maxpool2d_int8_ref"}
+            "qconv2d_int8_depthwise": "qconv2d_int8_ref", "qconv2d_int8_depthwise__avx2": "qconv2d_int8_ref",
+            "maxpool2d_int8_rows": "maxpool2d_int8_ref"}
     plan = {n.name: fast[n.kernel] for n in g.nodes if n.kernel in fast}
     # 3x3 (two column blocks), 1x1, grouped dilated, depthwise, Gemm, MatMul, MaxPool
     assert len(plan) >= 7 and set(plan.values()) == set(fast.values()), plan

@@ -99,7 +99,7 @@ def test_cnn_reduce_range_int8_matches_onnxruntime(reference_model, name, tmp_pa
     want = ort.InferenceSession(str(q), so, providers=["CPUExecutionProvider"]).run(None, feeds)[-1]
     bundle = compile_model(q, tmp_path / "bundle", exact=True)   # no fp32 Winograd stand-ins
     kernels = [n["kernel"] for n in find_manifest(bundle)["nodes"]]
-    assert "qconv2d_int8_packed" in kernels and not any("winograd" in k for k in kernels)
+    assert "qconv2d_int8_packed" in kernels and not any("f32_winograd" in k for k in kernels)
     got = lne.InferenceSession(bundle).run(None, feeds)[-1]
     assert rep["reduce_range"] and len(rep["quantized_layers"]) > 50
     assert int(np.rint(np.abs(got.astype(np.float64) - want) / step).max()) <= 1

@@ -185,22 +185,47 @@ inline int64_t qpanel_bytes(int32_t mg, int32_t kp) {
   return ((int64_t)full * kQTile + (rem == 0 ? 0 : rem <= 8 ? 8 : kQTile)) * kp;
 }
 
+// x - zp as int16, n values of an 8-bit input row.
+template <typename TX>
+inline void widen_row(const TX* x, int64_t n, int32_t zp, int16_t* dst) {
+  int64_t i = 0;
+#if LNE_HAVE_AVX2_FMA
+  const __m256i z = _mm256_set1_epi16((int16_t)zp);
+  for (; i + 16 <= n; i += 16) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i));
+    const __m256i v = std::is_signed<TX>::value ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm256_sub_epi16(v, z));
+  }
+#endif
+  for (; i < n; ++i) dst[i] = (int16_t)((int32_t)x[i] - zp);
+}
+
+#if LNE_HAVE_AVX2_FMA
+// 16 packed weights as int16 lanes: int8 panels are widened, int16 panels (integer Winograd) loaded.
+inline __m256i load_w16(const int8_t* p) {
+  return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline __m256i load_w16(const int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+#endif
+
 // y[m * stride_m + col * stride_n] for m < mg, col < ncols: packed weights times column panels.
+// mult == nullptr: the raw int32 sums (plus bias) are stored, TY = int32_t (integer Winograd);
+// int16 weight panels (TW) only there, on AVX2.
 // Register block: 16 channels x 4 columns = 8 accumulators, 2 weight vectors, 1 broadcast, 1 product
 // (24 x 4 needs 17 registers and spills).
-template <typename TY>
-inline void qgemm_panels(int32_t mg, int32_t kp, const int8_t* wpack, const int16_t* B, int32_t ncols,
+template <typename TY, typename TW = int8_t>
+inline void qgemm_panels(int32_t mg, int32_t kp, const TW* wpack, const int16_t* B, int32_t ncols,
                          const int32_t* bias, const float* mult, int32_t y_zp, int32_t lo, int32_t hi, TY* y,
                          int64_t stride_m, int64_t stride_n) {
   const int32_t tiles = (mg + kQTile - 1) / kQTile, kp2 = kp / 2;
   for (int32_t t = 0; t < tiles; ++t) {
-    const int8_t* wt = wpack + (int64_t)t * kp * kQTile;
+    const TW* wt = wpack + (int64_t)t * kp * kQTile;
     const int32_t m0 = t * kQTile, mcount = std::min(kQTile, mg - m0), tw = qpanel_width(mg, t);
     alignas(32) int32_t biasT[kQTile] = {0};
     alignas(32) float multT[kQTile] = {0};
     for (int32_t i = 0; i < mcount; ++i) {
       biasT[i] = bias ? bias[m0 + i] : 0;
-      multT[i] = mult[m0 + i];
+      multT[i] = mult ? mult[m0 + i] : 0.0f;
     }
     for (int32_t n0 = 0; n0 < ncols; n0 += 4) {
       const int16_t* bp = B + (int64_t)(n0 / 4) * kp2 * 8;
@@ -210,11 +235,11 @@ inline void qgemm_panels(int32_t mg, int32_t kp, const int8_t* wpack, const int1
       // named accumulators: GCC spills an accumulator array here
       __m256i a00 = _mm256_setzero_si256(), a01 = a00, a02 = a00, a03 = a00;
       __m256i a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-      const int8_t* wk = wt;
+      const TW* wk = wt;
       const int16_t* bk = bp;
       if (tw == 8) {
         for (int32_t kk = 0; kk < kp2; ++kk, wk += 16, bk += 8) {
-          const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk)));
+          const __m256i w0 = load_w16(wk);
           a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(w0, _mm256_set1_epi32(load_i32(bk))));
           a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(w0, _mm256_set1_epi32(load_i32(bk + 2))));
           a02 = _mm256_add_epi32(a02, _mm256_madd_epi16(w0, _mm256_set1_epi32(load_i32(bk + 4))));
@@ -222,8 +247,7 @@ inline void qgemm_panels(int32_t mg, int32_t kp, const int8_t* wpack, const int1
         }
       }
       for (int32_t kk = 0; tw == kQTile && kk < kp2; ++kk, wk += 2 * kQTile, bk += 8) {
-        const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk)));
-        const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk + 16)));
+        const __m256i w0 = load_w16(wk), w1 = load_w16(wk + 16);
         __m256i b = _mm256_set1_epi32(load_i32(bk));
         a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(w0, b));
         a10 = _mm256_add_epi32(a10, _mm256_madd_epi16(w1, b));
@@ -243,6 +267,10 @@ inline void qgemm_panels(int32_t mg, int32_t kp, const int8_t* wpack, const int1
       for (int j = 0; j < jn; ++j)
         for (int h = 0; h < tw / 8; ++h) {
           __m256i a = _mm256_add_epi32(acc[h][j], _mm256_load_si256(reinterpret_cast<const __m256i*>(biasT + 8 * h)));
+          if (!mult) {
+            _mm256_store_si256(reinterpret_cast<__m256i*>(out[j] + 8 * h), a);
+            continue;
+          }
           __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(a), _mm256_load_ps(multT + 8 * h));
           v = _mm256_min_ps(_mm256_max_ps(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), flo), fhi);
           _mm256_store_si256(reinterpret_cast<__m256i*>(out[j] + 8 * h), _mm256_add_epi32(_mm256_cvtps_epi32(v), vzp));

@@ -1,0 +1,80 @@
+"""The exact integer Winograd F(2x2, 3x3) int8 kernel (qconv2d_int8_winograd__avx2) equals the
+numpy reference of the compiled graph (the direct integer convolution) bit for bit on awkward
+shapes: odd channel counts (K padding), 19 and 40 output channels (8- and 16-wide weight panels),
+odd output sizes (partial tiles), more tiles than one block, asymmetric padding, batch 2, a fused
+Relu, uint8 and int8 activations; its weight transform is checked against the direct
+convolution in numpy. Models are quantized by onnxruntime's quantize_static on SYNTHETIC data."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import lne
+from lne.compiler import compile_model, load_model
+from lne.kernels.qwinograd import G2
+from lne.passes import run as run_passes
+from lne.reference import run_graph
+from lne.session import find_manifest
+from lne.targets import get as get_target
+
+from .qdq_models import ort_as_written, quantize_ort, steps_apart
+
+AVX2 = "avx2" in get_target("host").isa
+
+CASES = {  # name: (N, C, M, H, W, pads [t, l, b, r], relu)
+    "c5_m19_odd": (1, 5, 19, 9, 7, [1, 1, 1, 1], True),
+    "c40_m40_blocks": (1, 40, 40, 20, 26, [1, 1, 1, 1], False),   # 130 tiles: three blocks of 64
+    "asym_pad": (1, 3, 8, 6, 11, [0, 1, 1, 0], True),
+    "batch2_nopad": (2, 16, 24, 7, 8, [0, 0, 0, 0], False),
+}
+
+
+def test_integer_transform_is_four_times_the_convolution():
+    bt = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])
+    at = np.array([[1, 1, 1, 0], [0, 1, -1, -1]])
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        g, d = rng.integers(-128, 128, (3, 3)), rng.integers(-255, 256, (4, 4))
+        y = at @ ((G2 @ g @ G2.T) * (bt @ d @ bt.T)) @ at.T
+        direct = np.array([[(d[i:i + 3, j:j + 3] * g).sum() for j in range(2)] for i in range(2)])
+        np.testing.assert_array_equal(y, 4 * direct)
+
+
+def _model(path, n, c, m, h, w, pads, relu):
+    rng = np.random.default_rng(sum(map(ord, path.name)))
+    wt = (rng.standard_normal((m, c, 3, 3)) * (2.0 / (9 * c)) ** 0.5).astype(np.float32)
+    b = (rng.standard_normal(m) * 0.1).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c" if relu else "y"], kernel_shape=[3, 3], pads=pads)]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
+    oh, ow = h + pads[0] + pads[2] - 2, w + pads[1] + pads[3] - 2
+    g = helper.make_graph(nodes, "wino", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, c, h, w])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, m, oh, ow])],
+                          [numpy_helper.from_array(wt, "w"), numpy_helper.from_array(b, "b")])
+    mdl = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    mdl.ir_version = 8
+    onnx.save(mdl, path)
+    return path
+
+
+@pytest.mark.skipif(not AVX2, reason="host without AVX2")
+@pytest.mark.parametrize("mode", ["u8", "s8"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_integer_winograd_equals_direct_convolution(case, mode, tmp_path):
+    n, c, m, h, w, pads, relu = CASES[case]
+    q = quantize_ort(_model(tmp_path / f"{case}.onnx", n, c, m, h, w, pads, relu), tmp_path / "q.onnx", mode,
+                     per_channel=True, samples=2)
+    g = load_model(q)
+    run_passes(g, {"isa": get_target("host").isa})
+    bundle = compile_model(q, tmp_path / "b", plan={nd.name: "qconv2d_int8_winograd__avx2"
+                                                    for nd in g.nodes if nd.op == "QConv"})
+    assert [nd["kernel"] for nd in find_manifest(bundle)["nodes"] if nd["op"] == "QConv"] == \
+        ["qconv2d_int8_winograd__avx2"]
+    sess = lne.InferenceSession(bundle)
+    for seed in (1, 2):
+        feeds = {"x": (np.random.default_rng(seed).standard_normal((n, c, h, w)) * 1.5).astype(np.float32)}
+        got = sess.run(None, feeds)[0]
+        np.testing.assert_array_equal(got, run_graph(g, feeds)[g.outputs[0]])
+        assert steps_apart(q, got, ort_as_written(q, feeds)[0]) <= 1
