@@ -189,7 +189,7 @@ register(KernelDef("QConv", "packed", PACKED, _packed_conv_emit, family="qconv2d
                    scratch=_packed_conv_scratch, prepare=_pack_prepare))
 
 
-# AVX2 depthwise (runtime/kernels/quant/qdepthwise_avx2.h): int8 weights, dilation 1, horizontal
+# AVX2 / NEON depthwise (runtime/kernels/quant/qdepthwise.h): int8 weights, dilation 1, horizontal
 # stride 1 or 2; scratch = one zero-padded int16 plane (qdepthwise_scratch_bytes there).
 def _qdw_scratch(node, g) -> int:
     a = node.attrs
@@ -211,12 +211,13 @@ def _qdw_applies(node, g) -> bool:
 def _qdw_emit(e: Emitter) -> str:
     p = e.params("lne::QConvParams", qconv_params(e))
     mult = _array(e, "float", e.node.attrs["mult"], "M")
-    return (f"lne::qconv2d_depthwise_avx2({p}, {_cin(e, 0)}, reinterpret_cast<const int8_t*>({e.inputs[1]}), "
+    return (f"lne::qconv2d_depthwise_vec({p}, {_cin(e, 0)}, reinterpret_cast<const int8_t*>({e.inputs[1]}), "
             f"{_cin(e, 2)}, {mult}, {_cout(e)}, {e.scratch});")
 
 
-register(KernelDef("QConv", "depthwise", "kernels/quant/qdepthwise_avx2.h", _qdw_emit, family="qconv2d",
-                   dtype="int8", isa="avx2", priority=30, applies=_qdw_applies, scratch=_qdw_scratch))
+for _isa in ("avx2", "neon"):   # NEON: AArch64 (armv7 builds run the portable loop in the same call)
+    register(KernelDef("QConv", "depthwise", "kernels/quant/qdepthwise.h", _qdw_emit, family="qconv2d",
+                       dtype="int8", isa=_isa, priority=30, applies=_qdw_applies, scratch=_qdw_scratch))
 
 
 # -- QGemm ------------------------------------------------------------------------------------

@@ -70,3 +70,25 @@ def test_avx2_depthwise_equals_reference(case, mode, tmp_path):
         got = sess.run(None, feeds)[0]
         np.testing.assert_array_equal(got, run_graph(g, feeds)[g.outputs[0]])
         assert steps_apart(q, got, ort_as_written(q, feeds)[0]) <= 1
+
+
+@pytest.mark.parametrize("case,mode", [("w17_s2_asym", "u8"), ("k1x7", "s8"), ("batch2_s2", "u8")])
+def test_neon_depthwise_matches_host(case, mode, tmp_path):
+    """The AArch64 NEON path (rpi4, under qemu-user) computes exactly what the host computes."""
+    import shutil
+
+    from lne.run import run_bundle
+
+    t = get_target("rpi4")
+    if shutil.which(t.compiler()) is None or shutil.which(t.qemu[0]) is None:
+        pytest.skip("aarch64 cross compiler or qemu-aarch64 not installed")
+    n, c, h, w, k, s, pads, relu = CASES[case]
+    q = quantize_ort(_model(tmp_path / f"{case}.onnx", n, c, h, w, k, s, pads, relu), tmp_path / "q.onnx", mode,
+                     per_channel=True, samples=2)
+    bundle = compile_model(q, tmp_path / "arm", "rpi4", build=True)
+    assert [nd["kernel"] for nd in find_manifest(bundle)["nodes"] if nd["op"] == "QConv"] == \
+        ["qconv2d_int8_depthwise__neon"]
+    x = (np.random.default_rng(3).standard_normal((n, c, h, w)) * 1.5).astype(np.float32)
+    (got,) = run_bundle(bundle, [x], "rpi4")
+    host = lne.InferenceSession(compile_model(q, tmp_path / "host")).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(got, host)

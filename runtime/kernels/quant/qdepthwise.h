@@ -1,5 +1,6 @@
-// LNE runtime: int8 depthwise convolution (group == channels), AVX2, any kernel size, horizontal
-// stride 1 or 2, dilation 1. Exact: the same integer sums and requantization as qconv2d_depthwise.
+// LNE runtime: int8 depthwise convolution (group == channels), AVX2 and AArch64 NEON, any kernel
+// size, horizontal stride 1 or 2, dilation 1. Exact: the same integer sums and requantization as
+// qconv2d_depthwise (the portable fallback elsewhere).
 //
 // Each channel plane is first copied as int16 (x - zp) into a zero-padded plane (pad rows and
 // columns, plus a right margin that the last vector loads may read). vpmaddwd then multiplies
@@ -10,6 +11,8 @@
 //             one at o + kx + 1 those of the odd outputs; unpacking the two requantized halves
 //             and packing them restores the order (16 outputs per step).
 // |x - zp| <= 255 and |w| <= 128: a pair sum is below 2^16, so no sum can overflow.
+// NEON: smlal of 8 int16 inputs (vld2 takes every other one at stride 2) by each int16 tap into
+// two int32x4 accumulators, 8 outputs per step.
 #pragma once
 #include <algorithm>
 #include <cstring>
@@ -127,8 +130,62 @@ inline void qdw_planes(const QConvParams& p, const TX* x, const int8_t* w, const
 }  // namespace detail
 #endif
 
+#if !LNE_HAVE_AVX2_FMA && LNE_QGEMM_NEON
+namespace detail {
+inline int32x4_t qdw_requant(int32x4_t acc, float32x4_t mult, float32x4_t flo, float32x4_t fhi, int32x4_t zp) {
+  const float32x4_t v = vminq_f32(vmaxq_f32(vrndnq_f32(vmulq_f32(vcvtq_f32_s32(acc), mult)), flo), fhi);
+  return vaddq_s32(vcvtnq_s32_f32(v), zp);
+}
+
 template <typename TX, typename TY>
-inline void qconv2d_depthwise_avx2(const QConvParams& p, const TX* x, const int8_t* w, const int32_t* bias,
+inline void qdw_planes_neon(const QConvParams& p, const TX* x, const int8_t* w, const int32_t* bias,
+                            const float* mult, TY* y, int16_t* xp) {
+  const int64_t rows = qdw_rows(p), cols = qdw_cols(p);
+  const float32x4_t flo = vdupq_n_f32((float)(p.lo - p.y_zp)), fhi = vdupq_n_f32((float)(p.hi - p.y_zp));
+  const int32x4_t vzp = vdupq_n_s32(p.y_zp);
+  std::memset(xp, 0, (size_t)(rows * cols) * sizeof(int16_t));
+  for (int64_t pc = 0; pc < (int64_t)p.n * p.c; ++pc) {
+    const int32_t ch = (int32_t)(pc % p.c);
+    const TX* xc = x + pc * p.h * p.w;
+    for (int64_t r = 0; r < rows; ++r) {  // the same region for every plane: the padding stays 0
+      const int64_t iy = r - p.pt;
+      if (iy >= 0 && iy < p.h) widen_row(xc + iy * p.w, std::min<int64_t>(p.w, cols - p.pl), p.x_zp, xp + r * cols + p.pl);
+    }
+    const int8_t* wc = w + (int64_t)ch * p.kh * p.kw;
+    const int32x4_t b0 = vdupq_n_s32(bias ? bias[ch] : 0);
+    const float32x4_t m = vdupq_n_f32(mult[ch]);
+    TY* yc = y + pc * p.oh * p.ow;
+    for (int32_t oy = 0; oy < p.oh; ++oy) {
+      const int64_t r0 = (int64_t)oy * p.sh;
+      for (int64_t o = 0; o < p.ow; o += 8) {
+        int32x4_t a0 = b0, a1 = b0;
+        for (int32_t ky = 0; ky < p.kh; ++ky) {
+          const int16_t* row = xp + (r0 + ky) * cols + o * p.sw;
+          for (int32_t kx = 0; kx < p.kw; ++kx) {
+            const int16x8_t v = p.sw == 1 ? vld1q_s16(row + kx) : vld2q_s16(row + kx).val[0];
+            const int16_t wk = wc[ky * p.kw + kx];
+            a0 = vmlal_n_s16(a0, vget_low_s16(v), wk);
+            a1 = vmlal_high_n_s16(a1, v, wk);
+          }
+        }
+        const int16x8_t w16 = vcombine_s16(vqmovn_s32(qdw_requant(a0, m, flo, fhi, vzp)),
+                                           vqmovn_s32(qdw_requant(a1, m, flo, fhi, vzp)));
+        alignas(16) TY out[8];
+        if (std::is_signed<TY>::value) {
+          vst1_s8(reinterpret_cast<int8_t*>(out), vqmovn_s16(w16));
+        } else {
+          vst1_u8(reinterpret_cast<uint8_t*>(out), vqmovun_s16(w16));
+        }
+        std::memcpy(yc + (int64_t)oy * p.ow + o, out, (size_t)std::min<int64_t>(8, p.ow - o) * sizeof(TY));
+      }
+    }
+  }
+}
+}  // namespace detail
+#endif
+
+template <typename TX, typename TY>
+inline void qconv2d_depthwise_vec(const QConvParams& p, const TX* x, const int8_t* w, const int32_t* bias,
                                    const float* mult, TY* y, void* scratch) {
 #if LNE_HAVE_AVX2_FMA
   int16_t* xp = static_cast<int16_t*>(scratch);
@@ -139,6 +196,8 @@ inline void qconv2d_depthwise_avx2(const QConvParams& p, const TX* x, const int8
   } else {
     detail::qdw_planes<0, 0>(p, x, w, bias, mult, y, xp);
   }
+#elif LNE_QGEMM_NEON
+  detail::qdw_planes_neon(p, x, w, bias, mult, y, static_cast<int16_t*>(scratch));
 #else
   (void)scratch;
   qconv2d_depthwise(p, x, w, bias, mult, y);
