@@ -67,6 +67,8 @@ BOARDS = [
            triple="arm-linux-gnueabihf",
            processor="arm", qemu=("qemu-arm",), apt="g++-arm-linux-gnueabihf", cpu="cortex-a53"),
     _arm64("rpi4", "Raspberry Pi 4 (Cortex-A72)", "cortex-a72", ("-mcpu=cortex-a72",)),
+    _arm64("rpi5", "Raspberry Pi 5 (Cortex-A76: ARMv8.2 dot product)", "cortex-a76", ("-mcpu=cortex-a76",),
+           ("neon", "fp16", "dotprod")),
     _arm64("jetson-nano", "Jetson Nano CPU (Cortex-A57)", "cortex-a57", ("-mcpu=cortex-a57",)),
     _arm64("jetson-xavier", "Jetson Xavier CPU (Carmel, ARMv8.2-A: GCC has no -mcpu=carmel)", "carmel",
            ("-march=armv8.2-a+fp16+crypto",), ("neon", "fp16"), qemu_cpu="max"),

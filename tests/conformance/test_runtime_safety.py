@@ -76,6 +76,31 @@ def test_sanitized_build(name, reference_model, tmp_path):
     np.testing.assert_allclose(got.reshape(expected.shape), expected, rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.parametrize("name", ["kws_cnn", "ds_cnn", "mobilenet_v2", "resnet50"])
+def test_sanitized_int8_build(name, reference_model, tmp_path):
+    """The int8 kernels (integer Winograd, packed GEMM, depthwise, QAdd...) under ASan + UBSan, on
+    the network quantized by `lne quantize` (SYNTHETIC calibration) and compiled with --exact:
+    no report, and the output of the optimized build (the float tail after the last quantized
+    tensor -- global average, final Gemm -- may round differently at -O0: 1e-6)."""
+    import lne
+    from lne.compiler import compile_model
+    from lne.quant import quantize
+
+    model = reference_model(name)
+    _, x, _ = _case(name, reference_model, tmp_path)
+    (tmp_path / "calib").mkdir()
+    for i in range(3):
+        np.save(tmp_path / "calib" / f"{i}.npy", np.random.default_rng(i).standard_normal(x.shape).astype(np.float32))
+    quantize(model, tmp_path / "q.onnx", str(tmp_path / "calib"))
+    bundle = compile_model(tmp_path / "q.onnx", tmp_path / "qbundle", name="net", exact=True)
+    app = _build(bundle, tmp_path / "safety_asan", ["-O0", "-g1", "-fsanitize=address,undefined",
+                                                    "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"])
+    proc, got = _run(app, bundle, x, tmp_path, env=SANITIZER_ENV)
+    assert proc.returncode == 0 and "runtime error" not in proc.stderr, proc.stdout + proc.stderr[-6000:]
+    (want,) = lne.InferenceSession(bundle).run(None, {"input": x})
+    np.testing.assert_allclose(got.reshape(want.shape), want, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", ["ds_cnn", "mobilenet_v2"])
 def test_threads_race_free(name, reference_model, tmp_path):
     """ThreadSanitizer: contexts of one bundle in parallel threads share no mutable state."""
