@@ -28,13 +28,13 @@ def _geometry(node, g):
 
 
 def _q(node, g) -> list:
-    """QWino {kp, nt, scratch bytes}."""
+    """QWino {kp, nt, vt, scratch bytes}."""
     c, m, oh, ow = _geometry(node, g)
     th, tw = -(-oh // 2), -(-ow // 2)
     kp, nt = c + (c & 1), min(TILES, -(-th * tw // 16) * 16)
     planes = -(-c * (2 * th + 2) * (2 * tw + 18) // 16) * 16    # qwino_rows x qwino_cols per channel
-    scratch = 2 * (planes + 16 * c * nt + 16 * nt * kp) + 4 * 16 * m * nt
-    return [kp, nt, scratch]
+    scratch = 2 * (planes + 16 * c * (nt + 8) + 16 * nt * kp) + 4 * 16 * m * nt + 5 * nt
+    return [kp, nt, nt + 8, scratch]
 
 
 def _applies(node, g) -> bool:
@@ -59,4 +59,4 @@ def _emit(e: Emitter) -> str:
 
 
 register(KernelDef("QConv", "winograd", "kernels/quant/qwinograd_avx2.h", _emit, family="qconv2d", dtype="int8",
-                   isa="avx2", priority=12, applies=_applies, scratch=lambda n, g: _q(n, g)[2], prepare=_prepare))
+                   isa="avx2", priority=12, applies=_applies, scratch=lambda n, g: _q(n, g)[3], prepare=_prepare))

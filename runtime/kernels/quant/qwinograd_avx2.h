@@ -18,9 +18,9 @@
 namespace lne {
 
 struct QWino {
-  int32_t kp, nt;   // channels rounded up to even; tiles per block (multiple of 16)
-  // scratch: padded planes (c x rows x cols, rounded up to 16), Vt (16 x c x nt), column panels
-  // (16 x nt x kp) as int16, then M (16 x m x nt) as int32
+  int32_t kp, nt, vt;  // channels rounded up to even; tiles per block (multiple of 16); nt + 8
+  // scratch: padded planes (c x rows x cols, rounded up to 16), Vt (16 x c x vt), column panels
+  // (16 x nt x kp) as int16, then M (16 x m x nt) as int32, then nt int32 + nt bytes of tile corners
   int64_t scratch;  // bytes (lne/kernels/qwinograd.py)
 };
 
@@ -31,16 +31,19 @@ inline int64_t qwino_rows(const QConvParams& p) { return 2 * (int64_t)((p.oh + 1
 
 #if LNE_HAVE_AVX2_FMA
 namespace detail {
-// V = B^T d B for 8 horizontally adjacent tiles of one channel (row0: the patch's top row in the
-// padded plane, tile k's patch starts at column 2k): out[xi] = 8 int32, one per tile. Columns
-// come in int32 lanes as pairs: a = (d_2k, d_2k+1), b = (d_2k+2, d_2k+3); vpmaddwd with constant
-// pairs forms B^T's combinations: d0 - d2, d1 + d2, d2 - d1, d1 - d3.
-inline void qwino_input8(const int16_t* row0, int64_t cols, __m256i out[16]) {
+// V = B^T d B for two groups of 4 horizontally adjacent tiles of one channel (lo, hi: the top-left
+// of each group's first patch in the padded plane; tile k of a group starts at column 2k):
+// out[xi] = 8 int32, lanes 0-3 the lo group's tiles, 4-7 the hi group's. Columns come in int32
+// lanes as pairs: a = (d_2k, d_2k+1), b = (d_2k+2, d_2k+3); vpmaddwd with constant pairs forms
+// B^T's combinations: d0 - d2, d1 + d2, d2 - d1, d1 - d3.
+inline void qwino_input8(const int16_t* lo, const int16_t* hi, int64_t cols, __m256i out[16]) {
   const __m256i e0 = _mm256_set1_epi32(1), e1 = _mm256_set1_epi32(1 << 16);  // pairs (1, 0), (0, 1)
   __m256i h[4][4];
   for (int i = 0; i < 4; ++i) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row0 + i * cols));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row0 + i * cols + 2));
+    const __m256i a = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(hi + i * cols),
+                                          reinterpret_cast<const __m128i*>(lo + i * cols));
+    const __m256i b = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(hi + i * cols + 2),
+                                          reinterpret_cast<const __m128i*>(lo + i * cols + 2));
     const __m256i d = _mm256_sub_epi16(a, b), a1 = _mm256_madd_epi16(a, e1), b0 = _mm256_madd_epi16(b, e0);
     h[i][0] = _mm256_madd_epi16(d, e0);
     h[i][1] = _mm256_add_epi32(a1, b0);
@@ -65,13 +68,12 @@ inline void qconv2d_winograd_avx2(const QConvParams& p, const QWino& q, const TX
   const int64_t tiles = (int64_t)th * tw, rows = qwino_rows(p), cols = qwino_cols(p);
   const int64_t upos = detail::qpanel_bytes(p.m, q.kp);  // int16 elements of one position's panels
   int16_t* xp = static_cast<int16_t*>(scratch);          // c planes: x - zp, 0 outside the image
-  int16_t* Vt = xp + ((int64_t)p.c * rows * cols + 15) / 16 * 16;  // [16][c][nt] transformed inputs
-  int16_t* V = Vt + 16 * (int64_t)p.c * q.nt;            // [16] column panels (nt x kp each)
+  int16_t* Vt = xp + ((int64_t)p.c * rows * cols + 15) / 16 * 16;  // [16][c][vt] transformed inputs
+  int16_t* V = Vt + 16 * (int64_t)p.c * q.vt;            // [16] column panels (nt x kp each)
   int32_t* M = reinterpret_cast<int32_t*>(V + 16 * (int64_t)q.nt * q.kp);  // [16][m][nt]
-  const int64_t vpos = (int64_t)q.nt * q.kp, mpos = (int64_t)p.m * q.nt, tpos = (int64_t)p.c * q.nt;
+  const int64_t vpos = (int64_t)q.nt * q.kp, mpos = (int64_t)p.m * q.nt, tpos = (int64_t)p.c * q.vt;
   std::memset(xp, 0, (size_t)(p.c * rows * cols) * sizeof(int16_t));
   std::memset(Vt, 0, (size_t)(16 * tpos) * sizeof(int16_t));
-  std::memset(M, 0, (size_t)(16 * mpos) * sizeof(int32_t));  // columns past a block's tiles are read
   const __m256 flo = _mm256_set1_ps((float)(p.lo - p.y_zp)), fhi = _mm256_set1_ps((float)(p.hi - p.y_zp));
   const __m256i vzp = _mm256_set1_epi32(p.y_zp);
   for (int32_t b = 0; b < p.n; ++b) {
@@ -83,33 +85,54 @@ inline void qconv2d_winograd_avx2(const QConvParams& p, const QWino& q, const TX
                           xp + ((int64_t)c * rows + iy + p.pt) * cols + p.pl);
     for (int64_t t0 = 0; t0 < tiles; t0 += q.nt) {
       const int32_t nb = (int32_t)std::min<int64_t>(q.nt, tiles - t0), nbp = (nb + 15) / 16 * 16;
-      // input transform: 8 tiles of a tile row at a time into Vt[xi][c][t]
+      // input transform into Vt[xi][c][t], two groups of (up to) 4 tiles of a tile row at a time
       for (int64_t t = t0; t < t0 + nb;) {
-        const int64_t ty = t / tw, tx = t % tw;
-        const int32_t count = (int32_t)std::min<int64_t>({8, tw - tx, t0 + nb - t});
+        int64_t start[2], off[2];  // first tile of each group, its patch's offset in a plane
+        int32_t count[2];
+        for (int g = 0; g < 2; ++g) {
+          const int64_t ty = t / tw, tx = t % tw;
+          count[g] = t < t0 + nb ? (int32_t)std::min<int64_t>({4, tw - tx, t0 + nb - t}) : 0;
+          start[g] = count[g] ? t : start[0];
+          off[g] = count[g] ? 2 * ty * cols + 2 * tx : off[0];
+          t += count[g];
+        }
         for (int32_t c = 0; c < p.c; ++c) {
+          const int16_t* plane = xp + (int64_t)c * rows * cols;
           __m256i v[16];
-          detail::qwino_input8(xp + ((int64_t)c * rows + 2 * ty) * cols + 2 * tx, cols, v);
+          detail::qwino_input8(plane + off[0], plane + off[1], cols, v);
+          // 4 lanes per group are stored: those past its count land on the next tiles' slots,
+          // rewritten after, or past the block's tiles (each row has 8 spare slots; not stored)
+          int16_t* vt = Vt + (int64_t)c * q.vt - t0;
           for (int xi = 0; xi < 16; ++xi) {
-            alignas(32) int16_t lanes[16];
-            _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_permute4x64_epi64(_mm256_packs_epi32(v[xi], v[xi]), 0xD8));
-            std::memcpy(Vt + xi * tpos + (int64_t)c * q.nt + (t - t0), lanes, (size_t)count * sizeof(int16_t));
+            const __m128i w = _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packs_epi32(v[xi], v[xi]), 0xD8));
+            _mm_storel_epi64(reinterpret_cast<__m128i*>(vt + xi * tpos + start[0]), w);
+            if (count[1]) _mm_storeh_pd(reinterpret_cast<double*>(vt + xi * tpos + start[1]), _mm_castsi128_pd(w));
           }
         }
-        t += count;
       }
+      // the output transform reads whole groups of 8 columns: zero those past the block's tiles
+      for (int64_t r = 0; r < 16 * (int64_t)p.m && nb % 8; ++r)
+        std::memset(M + r * q.nt + nb, 0, (size_t)(8 - nb % 8) * sizeof(int32_t));
       for (int xi = 0; xi < 16; ++xi) {  // column panels (pairs of channels), then the GEMM
         const int16_t* vx = Vt + xi * tpos;
         for (int32_t kk = 0; kk < kp2; ++kk) {
           // odd channel count: the padding channel's weights are 0, so it may repeat the last channel
-          const int16_t* r1 = 2 * kk + 1 < p.c ? vx + (2 * kk + 1) * (int64_t)q.nt : vx + (2 * kk) * (int64_t)q.nt;
-          detail::interleave_pair(vx + 2 * kk * (int64_t)q.nt, r1, nbp, kk, kp2, V + xi * vpos);
+          const int16_t* r1 = 2 * kk + 1 < p.c ? vx + (2 * kk + 1) * (int64_t)q.vt : vx + (2 * kk) * (int64_t)q.vt;
+          detail::interleave_pair(vx + 2 * kk * (int64_t)q.vt, r1, nbp, kk, kp2, V + xi * vpos);
         }
         detail::qgemm_panels<int32_t, int16_t>(p.m, q.kp, U + xi * upos, V + xi * vpos, nb, nullptr, nullptr, 0, 0,
                                                0, M + xi * mpos, q.nt, 1);
       }
       // output transform (A^T E A, int32 wrap-around arithmetic: exact since the result fits),
-      // / 4 (exact), bias, requantization: 8 tiles at a time
+      // / 4 (exact), bias, requantization: 8 tiles at a time. Per tile: its top-left output and
+      // which of its 2 x 2 outputs are inside (bit 0: right column, bit 1: bottom row).
+      int32_t* corner = reinterpret_cast<int32_t*>(M + 16 * mpos);
+      uint8_t* inside = reinterpret_cast<uint8_t*>(corner + q.nt);
+      for (int32_t t = 0; t < nb; ++t) {
+        const int64_t oy = 2 * ((t0 + t) / tw), ox = 2 * ((t0 + t) % tw);
+        corner[t] = (int32_t)(oy * p.ow + ox);
+        inside[t] = (uint8_t)((ox + 1 < p.ow ? 1 : 0) | (oy + 1 < p.oh ? 2 : 0));
+      }
       for (int32_t m = 0; m < p.m; ++m) {
         const __m256i b0 = _mm256_set1_epi32(bias ? bias[m] : 0);
         const __m256 mm = _mm256_set1_ps(mult[m]);
@@ -135,10 +158,14 @@ inline void qconv2d_winograd_avx2(const QConvParams& p, const QWino& q, const TX
             }
           }
           for (int32_t k = 0; k < 8 && t + k < nb; ++k) {
-            const int64_t oy = 2 * ((t0 + t + k) / tw), ox = 2 * ((t0 + t + k) % tw);
-            for (int i = 0; i < 2; ++i)
-              for (int j = 0; j < 2; ++j)
-                if (oy + i < p.oh && ox + j < p.ow) ym[(oy + i) * p.ow + ox + j] = (TY)r[2 * i + j][k];
+            TY* yt = ym + corner[t + k];
+            const int in = inside[t + k];
+            yt[0] = (TY)r[0][k];
+            if (in & 1) yt[1] = (TY)r[1][k];
+            if (in & 2) {
+              yt[p.ow] = (TY)r[2][k];
+              if (in & 1) yt[p.ow + 1] = (TY)r[3][k];
+            }
           }
         }
       }
