@@ -54,8 +54,8 @@ def cli():
 @click.option("--quantize", "quantize_mode", type=click.Choice(["int8", "int16"]),
               help="quantize first (as `lne quantize`, minmax) with --calib data; the QDQ model goes in the bundle")
 @click.option("--calib", metavar="PATH", help="calibration data for --quantize (see `lne quantize --help`)")
-@click.option("--exact", is_flag=True, help="int8/int16 layers only on kernels exact to the integer semantics "
-              "(default: an fp32 Winograd kernel may run a 3x3 int8 layer when faster; within one step)")
+@click.option("--exact", is_flag=True, help="int8/int16 layers only on kernels exact to the integer semantics, "
+              "even where a --plan chose the fp32 Winograd kernel for a 3x3 int8 layer (within one step)")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON summary on stdout")
 def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, dump_ir, planner, plugins, plan_path,
                 quantize_mode, calib, exact, as_json):

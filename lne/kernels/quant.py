@@ -317,8 +317,10 @@ for _fam in ("int8", "int16"):
 # -- fp32 arithmetic for quantized layers where it is faster (Winograd 3x3) --------------------
 def _winograd_variant(mt: int):
     """QConv by fp32 Winograd F(mt x mt, 3x3): the int8 and fp32 kernels are candidates for the
-    same quantized layer; by default this one is chosen where the fp32 cost model picks F(mt,3)
-    and predicts it faster than the int8 GEMM (int8 GEMM ~2x the fp32 im2col GEMM rate)."""
+    same quantized layer (where the fp32 cost model picks F(mt,3) and predicts it faster than the
+    int8 GEMM). Not exact (within one step per layer), so the default heuristic ranks it below the
+    exact integer kernels (the integer Winograd F(2x2,3x3) among them); a measured plan from
+    `lne tune` may choose it; `lne compile --exact` refuses it."""
     from . import winograd as wg
 
     def applies(node, g) -> bool:
@@ -356,7 +358,7 @@ def _winograd_variant(mt: int):
                 f"{bias}, {mult}, {_cout(e)}, {e.scratch});")
 
     return KernelDef("QConv", f"f32_winograd_f{mt}3", "kernels/quant/qconv_f32.h", emit, family="qconv2d",
-                     dtype="int8", priority=15, applies=applies, scratch=scratch, prepare=prepare,
+                     dtype="int8", priority=5, applies=applies, scratch=scratch, prepare=prepare,
                      exact=False)
 
 

@@ -78,3 +78,25 @@ def test_integer_winograd_equals_direct_convolution(case, mode, tmp_path):
         got = sess.run(None, feeds)[0]
         np.testing.assert_array_equal(got, run_graph(g, feeds)[g.outputs[0]])
         assert steps_apart(q, got, ort_as_written(q, feeds)[0]) <= 1
+
+
+@pytest.mark.skipif(not AVX2, reason="host without AVX2")
+def test_default_is_exact_and_exact_refuses_the_fp32_stand_in(tmp_path):
+    """By default a 3x3 int8 layer runs on the exact integer Winograd; the fp32 Winograd stand-in
+    (within one step) stays a candidate a plan may force, which `exact` then refuses."""
+    from lne.errors import LNEError
+    from lne.passes.select import candidates
+
+    n, c, m, h, w, pads, relu = CASES["c40_m40_blocks"]
+    q = quantize_ort(_model(tmp_path / "c40.onnx", n, c, m, h, w, pads, relu), tmp_path / "q.onnx", "u8",
+                     per_channel=True, samples=2)
+    g = load_model(q)
+    run_passes(g, {"isa": get_target("host").isa})
+    conv = next(nd for nd in g.nodes if nd.op == "QConv")
+    assert conv.kernel == "qconv2d_int8_winograd__avx2"
+    stand_in = [k.name for k in candidates(conv, g, {"isa": get_target("host").isa}) if not k.exact]
+    assert stand_in and all("f32_winograd" in k for k in stand_in)
+    plan = {conv.name: stand_in[0]}
+    compile_model(q, tmp_path / "planned", plan=plan)   # allowed without exact
+    with pytest.raises(LNEError, match="does not apply"):
+        compile_model(q, tmp_path / "exact", plan=plan, exact=True)
