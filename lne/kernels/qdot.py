@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .quant import _array, _cin, _cout, _ok8, _qconv_k, _weights_int8, qconv_params
-from .registry import Emitter, KernelDef, c_value, register
+from .quant import _ok8, _qconv_k, _weights_int8, conv_call
+from .registry import KernelDef, register
 
 BLOCK = 64   # im2col columns per block (multiple of 4)
 
@@ -39,14 +39,5 @@ def _prepare(node, g) -> dict:
     return {1: g.add_const(g.fresh_name(f"{node.inputs[1]}_qdot"), w).name}
 
 
-def _emit(e: Emitter) -> str:
-    p = e.params("lne::QConvParams", qconv_params(e))
-    q = f"kQ{e.uid}"
-    e.decls.append(f"static const lne::QDotPack {q} = {c_value(_q(e.node, e.graph))};")
-    mult = _array(e, "float", e.node.attrs["mult"], "M")
-    return (f"lne::qconv2d_dot({p}, {q}, {_cin(e, 0)}, reinterpret_cast<const int8_t*>({e.inputs[1]}), "
-            f"{_cin(e, 2)}, {mult}, {_cout(e)}, {e.scratch});")
-
-
-register(KernelDef("QConv", "dot", "kernels/quant/qgemm_dot.h", _emit, family="qconv2d", dtype="int8",
+register(KernelDef("QConv", "dot", "kernels/quant/qgemm_dot.h", conv_call("qconv2d_dot", "QDotPack", _q), family="qconv2d", dtype="int8",
                    isa="dotprod", priority=15, applies=_applies, scratch=lambda n, g: _q(n, g)[3], prepare=_prepare))

@@ -170,13 +170,19 @@ def _packed_conv_q(node, g) -> list:
     return [k, k + (k & 1), nb, pack_scratch(k, nb, window)]
 
 
-def _packed_conv_emit(e: Emitter) -> str:
-    p = e.params("lne::QConvParams", qconv_params(e))
-    q = f"kQ{e.uid}"
-    e.decls.append(f"static const lne::QPack {q} = {c_value(_packed_conv_q(e.node, e.graph))};")
-    mult = _array(e, "float", e.node.attrs["mult"], "M")
-    return (f"lne::qconv2d_packed({p}, {q}, {_cin(e, 0)}, reinterpret_cast<const int8_t*>({e.inputs[1]}), "
-            f"{_cin(e, 2)}, {mult}, {_cout(e)}, {e.scratch});")
+def conv_call(fn: str, struct: str | None = None, fields=None, wtype: str = "int8_t"):
+    """Emitter of a QConv kernel with compile-time packed weights:
+    lne::fn(params, [struct constant,] x, (const wtype*) weights, bias, mult, y, scratch), the
+    struct's fields from fields(node, graph)."""
+    def emit(e: Emitter) -> str:
+        args = [e.params("lne::QConvParams", qconv_params(e))]
+        if struct:
+            args.append(f"kQ{e.uid}")
+            e.decls.append(f"static const lne::{struct} {args[-1]} = {c_value(fields(e.node, e.graph))};")
+        mult = _array(e, "float", e.node.attrs["mult"], "M")
+        return (f"lne::{fn}({', '.join(args)}, {_cin(e, 0)}, reinterpret_cast<const {wtype}*>({e.inputs[1]}), "
+                f"{_cin(e, 2)}, {mult}, {_cout(e)}, {e.scratch});")
+    return emit
 
 
 def _packed_conv_scratch(node, g) -> int:
@@ -184,7 +190,7 @@ def _packed_conv_scratch(node, g) -> int:
 
 
 _ok8 = _act_family("int8")
-register(KernelDef("QConv", "packed", PACKED, _packed_conv_emit, family="qconv2d", dtype="int8", priority=10,
+register(KernelDef("QConv", "packed", PACKED, conv_call("qconv2d_packed", "QPack", _packed_conv_q), family="qconv2d", dtype="int8", priority=10,
                    applies=lambda n, g: _ok8(g, n.inputs[0]) and _weights_int8(n, g) and _qconv_k(n, g) < 65536,
                    scratch=_packed_conv_scratch, prepare=_pack_prepare))
 
@@ -202,21 +208,14 @@ def _qdw_scratch(node, g) -> int:
 
 def _qdw_applies(node, g) -> bool:
     a = node.attrs
-    (kh, kw), (sh, sw) = a["kernel_shape"], a["strides"]
+    (kh, kw), sw = a["kernel_shape"], a["strides"][1]
     return (_ok8(g, node.inputs[0]) and _ok8(g, node.outputs[0]) and _weights_int8(node, g)
             and _is_depthwise(node, g) and tuple(a["dilations"]) == (1, 1) and sw in (1, 2)
             and kh * ((kw + 1) // 2) <= 64)
 
 
-def _qdw_emit(e: Emitter) -> str:
-    p = e.params("lne::QConvParams", qconv_params(e))
-    mult = _array(e, "float", e.node.attrs["mult"], "M")
-    return (f"lne::qconv2d_depthwise_vec({p}, {_cin(e, 0)}, reinterpret_cast<const int8_t*>({e.inputs[1]}), "
-            f"{_cin(e, 2)}, {mult}, {_cout(e)}, {e.scratch});")
-
-
 for _isa in ("avx2", "neon"):   # NEON: AArch64 (armv7 builds run the portable loop in the same call)
-    register(KernelDef("QConv", "depthwise", "kernels/quant/qdepthwise.h", _qdw_emit, family="qconv2d",
+    register(KernelDef("QConv", "depthwise", "kernels/quant/qdepthwise.h", conv_call("qconv2d_depthwise_vec"), family="qconv2d",
                        dtype="int8", isa=_isa, priority=30, applies=_qdw_applies, scratch=_qdw_scratch))
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .quant import _cin, _cout, _array, _ok8, _weights_int8, pack_weights, qconv_params
-from .registry import Emitter, KernelDef, c_value, register
+from .quant import _ok8, _weights_int8, conv_call, pack_weights
+from .registry import KernelDef, register
 
 G2 = np.array([[2, 0, 0], [1, 1, 1], [1, -1, 1], [0, 0, 2]], np.int64)  # 2 x G of F(2x2, 3x3)
 TILES = 64      # tiles per block (multiple of 16): the 16 column-panel sets stay in L2
@@ -49,14 +49,6 @@ def _prepare(node, g) -> dict:
     return {1: g.add_const(g.fresh_name(f"{node.inputs[1]}_qwino"), u).name}
 
 
-def _emit(e: Emitter) -> str:
-    p = e.params("lne::QConvParams", qconv_params(e))
-    q = f"kQ{e.uid}"
-    e.decls.append(f"static const lne::QWino {q} = {c_value(_q(e.node, e.graph))};")
-    mult = _array(e, "float", e.node.attrs["mult"], "M")
-    return (f"lne::qconv2d_winograd_avx2({p}, {q}, {_cin(e, 0)}, reinterpret_cast<const int16_t*>({e.inputs[1]}), "
-            f"{_cin(e, 2)}, {mult}, {_cout(e)}, {e.scratch});")
-
-
-register(KernelDef("QConv", "winograd", "kernels/quant/qwinograd_avx2.h", _emit, family="qconv2d", dtype="int8",
+register(KernelDef("QConv", "winograd", "kernels/quant/qwinograd_avx2.h",
+                   conv_call("qconv2d_winograd_avx2", "QWino", _q, "int16_t"), family="qconv2d", dtype="int8",
                    isa="avx2", priority=12, applies=_applies, scratch=lambda n, g: _q(n, g)[3], prepare=_prepare))

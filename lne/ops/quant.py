@@ -151,7 +151,10 @@ register(OpDef("DequantizeLinear", "elementwise", _dq_infer, _dq_ref, normalize=
 
 # -- integer ops made by the quantize pass ---------------------------------------------------
 def requantize(acc, mult, y_zp, lo, hi, dtype) -> np.ndarray:
-    """saturate(round_half_even(float32(acc) * mult) + y_zp) clamped to [lo, hi]."""
+    """saturate(round_half_even(float32(acc) * mult) + y_zp) clamped to [lo, hi]; a float32
+    output is float32(acc) * mult (mult = x_scale * w_scale)."""
+    if dtype == "float32":
+        return np.asarray(acc).astype(np.float32) * np.asarray(mult, np.float32)
     v = np.rint(np.asarray(acc).astype(np.float32) * np.asarray(mult, np.float32)).astype(np.float64) + y_zp
     return np.clip(v, lo, hi).astype(dtype)
 

@@ -8,6 +8,7 @@ integers back.
 
 quantize_qdq (after activation fusion) rewrites
   DQ(x_q) -> Conv | Gemm | MatMul (fused Relu / Clip) -> Q          into QConv / QGemm
+  DQ(x_q) -> Gemm | MatMul -> float (no Q: e.g. the logits)          into QGemm with a float output
   DQ(a_q), DQ(b_q) -> Add (fused Relu) -> Q                          into QAdd
   DQ(x_q) -> GlobalAveragePool -> Q                                  into QGlobalAveragePool
   DQ(x_q) -> MaxPool | Reshape | Flatten | Squeeze | Unsqueeze | Concat -> Q, one scale / zero
@@ -113,10 +114,13 @@ class _Rewriter:
         g = self.g
         dq = self.dq_input(node.inputs[0])
         q = self.sole_q(node.outputs[0])
-        if dq is None or q is None:
+        # a Gemm / MatMul whose output stays float (a classifier's logits) keeps its weights in
+        # int8 too: QGemm with a float output (y = float(acc) * x_scale * w_scale)
+        float_out = q is None and node.op != "Conv" and node.attrs.get("act") is None
+        if dq is None or (q is None and not float_out):
             return False
         xs, xz, xdt = _act_qparams(dq)
-        ys, yz, ydt = _act_qparams(q)
+        ys, yz, ydt = _act_qparams(q) if q is not None else (1.0, 0, "float32")
         if node.op == "Conv":
             wname = node.inputs[1]
             n_out, axis = g.tensors[node.outputs[0]].shape[1], 0
@@ -136,9 +140,9 @@ class _Rewriter:
             return False
         wq, ws = rec
         wide = xdt in ("int16", "uint16")
-        if wide != (str(wq.dtype) == "int16") or ydt not in ("int8", "uint8", "int16"):
+        if wide != (str(wq.dtype) == "int16") or ydt not in ("int8", "uint8", "int16", "float32"):
             return False
-        clamp = _clamp(node.attrs.get("act"), ys, yz, ydt)
+        clamp = (0, 0) if float_out else _clamp(node.attrs.get("act"), ys, yz, ydt)
         if clamp is None:
             return False
         acc_scale = xs * ws
@@ -160,6 +164,9 @@ class _Rewriter:
         inputs = [dq.inputs[0], w_name]
         if bias is not None:
             inputs.append(g.add_const(g.fresh_name((node.input(2) or node.name) + "_q"), bias).name)
+        if float_out:
+            self.replace(node, op, inputs, node.outputs[0], attrs)
+            return True
         self.replace(node, op, inputs, q.outputs[0], attrs)
         self.removed.add(id(q))
         return True

@@ -35,3 +35,36 @@ def test_compile_quantize_needs_calib(tmp_path):
     r = lne_cli("compile", tmp_path / "tiny.onnx", "--quantize", "int8", "-o", tmp_path / "bundle")
     assert r.returncode == 2 and "--quantize and --calib go together" in r.stderr
     assert not (tmp_path / "bundle").exists()
+
+
+def test_float_output_gemm_stays_int8(tmp_path):
+    """A Gemm whose output stays float (the logits, before Softmax) runs as an int8 QGemm with a
+    float output: its weights are stored as int8, the packed and the reference kernels agree bit
+    for bit, and both match onnxruntime (the QDQ model as written)."""
+    import lne
+    from lne.compiler import compile_model, load_model
+    from lne.passes import run as run_passes
+    from lne.quant import quantize
+    from lne.session import find_manifest
+    from lne.targets import get as get_target
+
+    onnx.save(tiny(), tmp_path / "tiny.onnx")
+    np.save(tmp_path / "calib.npy", calib_batch(16))
+    quantize(tmp_path / "tiny.onnx", tmp_path / "q.onnx", str(tmp_path / "calib.npy"))
+    g = load_model(tmp_path / "q.onnx")
+    run_passes(g, {"isa": get_target("host").isa})
+    fc = next(n for n in g.nodes if n.op == "QGemm")
+    assert g.tensors[fc.outputs[0]].dtype == "float32" and g.tensors[fc.inputs[1]].dtype == "int8"
+    assert "Gemm" not in {n.op for n in g.nodes}
+    packed = compile_model(tmp_path / "q.onnx", tmp_path / "packed")
+    ref = compile_model(tmp_path / "q.onnx", tmp_path / "ref", plan={fc.name: "qgemm_int8_ref"})
+    assert {n["kernel"] for n in find_manifest(packed)["nodes"] if n["op"] == "QGemm"} == {"qgemm_int8_packed"}
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    want_sess = ort.InferenceSession(str(tmp_path / "q.onnx"), so, providers=["CPUExecutionProvider"])
+    a, b = lne.InferenceSession(packed), lne.InferenceSession(ref)
+    x = calib_batch(4, seed=9)
+    for i in range(4):
+        feeds = {"x": x[i:i + 1]}
+        np.testing.assert_array_equal(a.run(None, feeds)[0], b.run(None, feeds)[0])
+        np.testing.assert_allclose(a.run(None, feeds)[0], want_sess.run(None, feeds)[0], atol=1e-5)

@@ -60,6 +60,28 @@ def awkward_model(path: Path, h: int = 60, w: int = 52) -> Path:
     return path
 
 
+def conv_model(path: Path, x_shape, m: int, k, strides, pads, group: int = 1, relu: bool = False) -> Path:
+    """One Conv (+ Relu) float model: x [n, c, h, w] -> m channels, kernel k, random weights
+    (He scale) and biases seeded by the file name."""
+    n, c, h, w = x_shape
+    rng = np.random.default_rng(sum(map(ord, path.name)))
+    wt = (rng.standard_normal((m, c // group, *k)) * (2.0 / (c // group * k[0] * k[1])) ** 0.5).astype(np.float32)
+    b = (rng.standard_normal(m) * 0.1).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c" if relu else "y"], group=group, kernel_shape=list(k),
+                              strides=list(strides), pads=list(pads))]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
+    oh = (h + pads[0] + pads[2] - k[0]) // strides[0] + 1
+    ow = (w + pads[1] + pads[3] - k[1]) // strides[1] + 1
+    g = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, c, h, w])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, m, oh, ow])],
+                          [numpy_helper.from_array(wt, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
 def quantize_ort(src: Path, dst: Path, mode: str = "u8", per_channel: bool = True, samples: int = 3) -> Path:
     """onnxruntime's quantize_static (QDQ format) with synthetic calibration data.
     mode: u8 (QUInt8 activations), s8 (QInt8), s16 (QInt16 activations and weights, symmetric)."""
@@ -146,3 +168,27 @@ def steps_apart(path: Path, got: np.ndarray, want: np.ndarray) -> int:
     """Largest difference between two dequantized outputs of `path`, in quantization steps
     (rounded: float32 dequantization of large values is not exact to the last bit)."""
     return int(np.rint(np.abs(got.astype(np.float64) - want) / output_step(path)).max())
+
+
+def check_qconv_kernel(q: Path, x_shape, kernel: str, out: Path, force: bool = False) -> None:
+    """Compile the one-QConv model q (forcing `kernel` with a plan when asked), check that the
+    QConv runs on `kernel`, and that two SYNTHETIC inputs give exactly what the numpy reference of
+    the compiled graph gives, and onnxruntime (the model as written) within one step."""
+    import lne
+    from lne.compiler import compile_model, load_model
+    from lne.passes import run as run_passes
+    from lne.reference import run_graph
+    from lne.session import find_manifest
+    from lne.targets import get as get_target
+
+    g = load_model(q)
+    run_passes(g, {"isa": get_target("host").isa})
+    plan = {nd.name: kernel for nd in g.nodes if nd.op == "QConv"} if force else None
+    bundle = compile_model(q, out, plan=plan)
+    assert [nd["kernel"] for nd in find_manifest(bundle)["nodes"] if nd["op"] == "QConv"] == [kernel]
+    sess = lne.InferenceSession(bundle)
+    for seed in (1, 2):
+        feeds = {"x": (np.random.default_rng(seed).standard_normal(x_shape) * 1.5).astype(np.float32)}
+        got = sess.run(None, feeds)[0]
+        np.testing.assert_array_equal(got, run_graph(g, feeds)[g.outputs[0]])
+        assert steps_apart(q, got, ort_as_written(q, feeds)[0]) <= 1

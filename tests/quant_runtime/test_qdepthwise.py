@@ -7,18 +7,14 @@ onnxruntime's quantize_static on SYNTHETIC standard-normal calibration data."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 import lne
-from lne.compiler import compile_model, load_model
-from lne.passes import run as run_passes
-from lne.reference import run_graph
+from lne.compiler import compile_model
 from lne.session import find_manifest
 from lne.targets import get as get_target
 
-from .qdq_models import ort_as_written, quantize_ort, steps_apart
+from .qdq_models import check_qconv_kernel, conv_model, quantize_ort
 
 AVX2 = "avx2" in get_target("host").isa
 
@@ -34,22 +30,7 @@ CASES = {  # name: (N, C, H, W, (kh, kw), (sh, sw), pads [t, l, b, r], relu)
 
 
 def _model(path, n, c, h, w, k, s, pads, relu):
-    rng = np.random.default_rng(sum(map(ord, path.name)))
-    wt = (rng.standard_normal((c, 1, *k)) * 0.5).astype(np.float32)
-    b = (rng.standard_normal(c) * 0.1).astype(np.float32)
-    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c" if relu else "y"], group=c, kernel_shape=list(k),
-                              strides=list(s), pads=pads)]
-    if relu:
-        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
-    oh = (h + pads[0] + pads[2] - k[0]) // s[0] + 1
-    ow = (w + pads[1] + pads[3] - k[1]) // s[1] + 1
-    g = helper.make_graph(nodes, "dw", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, c, h, w])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, c, oh, ow])],
-                          [numpy_helper.from_array(wt, "w"), numpy_helper.from_array(b, "b")])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    onnx.save(m, path)
-    return path
+    return conv_model(path, (n, c, h, w), c, k, s, pads, group=c, relu=relu)
 
 
 @pytest.mark.skipif(not AVX2, reason="host without AVX2")
@@ -59,17 +40,7 @@ def test_avx2_depthwise_equals_reference(case, mode, tmp_path):
     n, c, h, w, k, s, pads, relu = CASES[case]
     q = quantize_ort(_model(tmp_path / f"{case}.onnx", n, c, h, w, k, s, pads, relu), tmp_path / "q.onnx", mode,
                      per_channel=True, samples=2)
-    g = load_model(q)
-    run_passes(g, {"isa": get_target("host").isa})
-    bundle = compile_model(q, tmp_path / "b")
-    assert [nd["kernel"] for nd in find_manifest(bundle)["nodes"] if nd["op"] == "QConv"] == \
-        ["qconv2d_int8_depthwise__avx2"]
-    sess = lne.InferenceSession(bundle)
-    for seed in (1, 2):
-        feeds = {"x": (np.random.default_rng(seed).standard_normal((n, c, h, w)) * 1.5).astype(np.float32)}
-        got = sess.run(None, feeds)[0]
-        np.testing.assert_array_equal(got, run_graph(g, feeds)[g.outputs[0]])
-        assert steps_apart(q, got, ort_as_written(q, feeds)[0]) <= 1
+    check_qconv_kernel(q, (n, c, h, w), "qconv2d_int8_depthwise__avx2", tmp_path / "b")
 
 
 @pytest.mark.parametrize("case,mode", [("w17_s2_asym", "u8"), ("k1x7", "s8"), ("batch2_s2", "u8")])

@@ -7,19 +7,14 @@ convolution in numpy. Models are quantized by onnxruntime's quantize_static on S
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
-import lne
 from lne.compiler import compile_model, load_model
 from lne.kernels.qwinograd import G2
 from lne.passes import run as run_passes
-from lne.reference import run_graph
-from lne.session import find_manifest
 from lne.targets import get as get_target
 
-from .qdq_models import ort_as_written, quantize_ort, steps_apart
+from .qdq_models import check_qconv_kernel, conv_model, quantize_ort
 
 AVX2 = "avx2" in get_target("host").isa
 
@@ -43,20 +38,7 @@ def test_integer_transform_is_four_times_the_convolution():
 
 
 def _model(path, n, c, m, h, w, pads, relu):
-    rng = np.random.default_rng(sum(map(ord, path.name)))
-    wt = (rng.standard_normal((m, c, 3, 3)) * (2.0 / (9 * c)) ** 0.5).astype(np.float32)
-    b = (rng.standard_normal(m) * 0.1).astype(np.float32)
-    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c" if relu else "y"], kernel_shape=[3, 3], pads=pads)]
-    if relu:
-        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
-    oh, ow = h + pads[0] + pads[2] - 2, w + pads[1] + pads[3] - 2
-    g = helper.make_graph(nodes, "wino", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, c, h, w])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, m, oh, ow])],
-                          [numpy_helper.from_array(wt, "w"), numpy_helper.from_array(b, "b")])
-    mdl = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    mdl.ir_version = 8
-    onnx.save(mdl, path)
-    return path
+    return conv_model(path, (n, c, h, w), m, (3, 3), (1, 1), pads, relu=relu)
 
 
 @pytest.mark.skipif(not AVX2, reason="host without AVX2")
@@ -66,18 +48,7 @@ def test_integer_winograd_equals_direct_convolution(case, mode, tmp_path):
     n, c, m, h, w, pads, relu = CASES[case]
     q = quantize_ort(_model(tmp_path / f"{case}.onnx", n, c, m, h, w, pads, relu), tmp_path / "q.onnx", mode,
                      per_channel=True, samples=2)
-    g = load_model(q)
-    run_passes(g, {"isa": get_target("host").isa})
-    bundle = compile_model(q, tmp_path / "b", plan={nd.name: "qconv2d_int8_winograd__avx2"
-                                                    for nd in g.nodes if nd.op == "QConv"})
-    assert [nd["kernel"] for nd in find_manifest(bundle)["nodes"] if nd["op"] == "QConv"] == \
-        ["qconv2d_int8_winograd__avx2"]
-    sess = lne.InferenceSession(bundle)
-    for seed in (1, 2):
-        feeds = {"x": (np.random.default_rng(seed).standard_normal((n, c, h, w)) * 1.5).astype(np.float32)}
-        got = sess.run(None, feeds)[0]
-        np.testing.assert_array_equal(got, run_graph(g, feeds)[g.outputs[0]])
-        assert steps_apart(q, got, ort_as_written(q, feeds)[0]) <= 1
+    check_qconv_kernel(q, (n, c, h, w), "qconv2d_int8_winograd__avx2", tmp_path / "b", force=True)
 
 
 @pytest.mark.skipif(not AVX2, reason="host without AVX2")

@@ -34,6 +34,20 @@ inline int64_t qdw_cols(const QConvParams& p) {
 inline int64_t qdw_rows(const QConvParams& p) { return (int64_t)(p.oh - 1) * p.sh + p.kh; }
 inline int64_t qdepthwise_scratch_bytes(const QConvParams& p) { return qdw_rows(p) * qdw_cols(p) * 2; }
 
+namespace detail {
+// Plane pc of x as int16 x - zp into the padded plane xp (zeroed by the caller once: every plane
+// writes the same region, so the padding stays 0).
+template <typename TX>
+inline void qdw_fill_plane(const QConvParams& p, const TX* x, int64_t pc, int16_t* xp) {
+  const int64_t rows = qdw_rows(p), cols = qdw_cols(p);
+  const TX* xc = x + pc * p.h * p.w;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t iy = r - p.pt;
+    if (iy >= 0 && iy < p.h) widen_row(xc + iy * p.w, std::min<int64_t>(p.w, cols - p.pl), p.x_zp, xp + r * cols + p.pl);
+  }
+}
+}  // namespace detail
+
 #if LNE_HAVE_AVX2_FMA
 namespace detail {
 // int32 accumulators (8 lanes) -> requantized int32: clamp in float to [lo, hi] - zp, round half
@@ -91,12 +105,7 @@ inline void qdw_planes(const QConvParams& p, const TX* x, const int8_t* w, const
   std::memset(xp, 0, (size_t)(rows * cols) * sizeof(int16_t));
   for (int64_t pc = 0; pc < (int64_t)p.n * p.c; ++pc) {
     const int32_t ch = (int32_t)(pc % p.c);
-    const TX* xc = x + pc * p.h * p.w;
-    for (int64_t r = 0; r < rows; ++r) {  // the same region for every plane: the padding stays 0
-      const int64_t iy = r - p.pt;
-      if (iy >= 0 && iy < p.h) widen_row(xc + iy * p.w, std::min<int64_t>(p.w, cols - p.pl), p.x_zp,
-                                             xp + r * cols + p.pl);
-    }
+    qdw_fill_plane(p, x, pc, xp);
     const int8_t* wc = w + (int64_t)ch * p.kh * p.kw;
     for (int32_t ky = 0; ky < p.kh; ++ky)
       for (int32_t j = 0; j < kw2; ++j) {
@@ -146,11 +155,7 @@ inline void qdw_planes_neon(const QConvParams& p, const TX* x, const int8_t* w, 
   std::memset(xp, 0, (size_t)(rows * cols) * sizeof(int16_t));
   for (int64_t pc = 0; pc < (int64_t)p.n * p.c; ++pc) {
     const int32_t ch = (int32_t)(pc % p.c);
-    const TX* xc = x + pc * p.h * p.w;
-    for (int64_t r = 0; r < rows; ++r) {  // the same region for every plane: the padding stays 0
-      const int64_t iy = r - p.pt;
-      if (iy >= 0 && iy < p.h) widen_row(xc + iy * p.w, std::min<int64_t>(p.w, cols - p.pl), p.x_zp, xp + r * cols + p.pl);
-    }
+    qdw_fill_plane(p, x, pc, xp);
     const int8_t* wc = w + (int64_t)ch * p.kh * p.kw;
     const int32x4_t b0 = vdupq_n_s32(bias ? bias[ch] : 0);
     const float32x4_t m = vdupq_n_f32(mult[ch]);

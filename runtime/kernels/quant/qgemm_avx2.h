@@ -302,7 +302,8 @@ inline void qgemm_panels(int32_t mg, int32_t kp, const TW* wpack, const int16_t*
             alignas(16) int32_t sums[4];
             vst1q_s32(sums, vpaddq_s32(acc[j][gq][0], acc[j][gq][1]));
             for (int i = 0; i < 4; ++i)
-              out[j0 + j][4 * gq + i] = requantize<int32_t>(sums[i] + biasT[4 * gq + i], multT[4 * gq + i], y_zp, lo, hi);
+              out[j0 + j][4 * gq + i] = mult ? requantize<int32_t>(sums[i] + biasT[4 * gq + i], multT[4 * gq + i], y_zp, lo, hi)
+                                             : sums[i] + biasT[4 * gq + i];
           }
       }
 #else
@@ -312,7 +313,7 @@ inline void qgemm_panels(int32_t mg, int32_t kp, const TW* wpack, const int16_t*
           for (int32_t kk = 0; kk < kp2; ++kk)
             acc += (int32_t)wt[kk * 2 * tw + 2 * i] * bp[kk * 8 + 2 * j] +
                    (int32_t)wt[kk * 2 * tw + 2 * i + 1] * bp[kk * 8 + 2 * j + 1];
-          out[j][i] = requantize<int32_t>(acc, multT[i], y_zp, lo, hi);
+          out[j][i] = mult ? requantize<int32_t>(acc, multT[i], y_zp, lo, hi) : acc;
         }
 #endif
       if (sizeof(TY) == 1 && jn == 4 && stride_n == 1) {  // 4 consecutive bytes per channel
@@ -392,7 +393,17 @@ inline void qgemm_packed(const QGemmParams& p, const QPack& q, const TX* x, cons
         const int16_t v = (j < nb && i < p.k) ? (int16_t)((int32_t)x[(r0 + j) * p.k + i] - p.x_zp) : (int16_t)0;
         B[((int64_t)(j / 4) * kp2 + i / 2) * 8 + (j % 4) * 2 + (i % 2)] = v;
       }
-    detail::qgemm_panels(p.n, q.kp, wpack, B, nb, bias, mult, p.y_zp, p.lo, p.hi, y + r0 * p.n, 1, p.n);
+    if constexpr (std::is_floating_point<TY>::value) {  // float output: the raw sums, then * mult
+      int32_t* acc = reinterpret_cast<int32_t*>(y + r0 * p.n);
+      detail::qgemm_panels<int32_t>(p.n, q.kp, wpack, B, nb, bias, nullptr, 0, 0, 0, acc, 1, p.n);
+      for (int64_t i = 0; i < (int64_t)nb * p.n; ++i) {
+        int32_t v;
+        std::memcpy(&v, acc + i, sizeof v);
+        y[r0 * p.n + i] = static_cast<float>(v) * mult[i % p.n];
+      }
+    } else {
+      detail::qgemm_panels(p.n, q.kp, wpack, B, nb, bias, mult, p.y_zp, p.lo, p.hi, y + r0 * p.n, 1, p.n);
+    }
   }
 }
 

@@ -37,8 +37,10 @@ template <typename TX> struct QAcc { typedef int32_t type; };
 template <> struct QAcc<int16_t> { typedef int64_t type; };
 template <> struct QAcc<uint16_t> { typedef int64_t type; };
 
+// A float output (QGemm whose result stays float): float(acc) * mult, mult = x_scale * w_scale.
 template <typename TY, typename ACC>
 inline TY requantize(ACC acc, float mult, int32_t y_zp, int32_t lo, int32_t hi) {
+  if constexpr (std::is_floating_point<TY>::value) return static_cast<float>(acc) * mult;
   float v = std::nearbyint(static_cast<float>(acc) * mult) + static_cast<float>(y_zp);
   v = v < static_cast<float>(lo) ? static_cast<float>(lo) : v;
   v = v > static_cast<float>(hi) ? static_cast<float>(hi) : v;
