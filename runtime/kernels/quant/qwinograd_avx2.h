@@ -106,7 +106,7 @@ inline void qconv2d_winograd_avx2(const QConvParams& p, const QWino& q, const TX
           for (int xi = 0; xi < 16; ++xi) {
             const __m128i w = _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packs_epi32(v[xi], v[xi]), 0xD8));
             _mm_storel_epi64(reinterpret_cast<__m128i*>(vt + xi * tpos + start[0]), w);
-            if (count[1]) _mm_storeh_pd(reinterpret_cast<double*>(vt + xi * tpos + start[1]), _mm_castsi128_pd(w));
+            if (count[1]) _mm_storel_epi64(reinterpret_cast<__m128i*>(vt + xi * tpos + start[1]), _mm_unpackhi_epi64(w, w));
           }
         }
       }
