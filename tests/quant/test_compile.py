@@ -68,3 +68,17 @@ def test_float_output_gemm_stays_int8(tmp_path):
         feeds = {"x": x[i:i + 1]}
         np.testing.assert_array_equal(a.run(None, feeds)[0], b.run(None, feeds)[0])
         np.testing.assert_allclose(a.run(None, feeds)[0], want_sess.run(None, feeds)[0], atol=1e-5)
+
+
+def test_compile_exact_flag(tmp_path):
+    """`lne compile --exact` builds the QDQ model on exact integer kernels only."""
+    from lne.session import find_manifest
+
+    onnx.save(tiny(), tmp_path / "tiny.onnx")
+    np.save(tmp_path / "calib.npy", calib_batch(16))
+    r = lne_cli("compile", tmp_path / "tiny.onnx", "--quantize", "int8", "--calib", tmp_path / "calib.npy", "--exact",
+                "-o", tmp_path / "bundle")
+    assert r.returncode == 0, r.stderr
+    kernels = [n["kernel"] for n in find_manifest(tmp_path / "bundle")["nodes"]]
+    assert sum(k.startswith("qconv2d_int8") for k in kernels) == 2
+    assert not any("f32_winograd" in k for k in kernels)
