@@ -195,6 +195,18 @@ register(KernelDef("QConv", "packed", PACKED, conv_call("qconv2d_packed", "QPack
                    scratch=_packed_conv_scratch, prepare=_pack_prepare))
 
 
+def _sym16(node, g) -> bool:
+    """16-bit fixed point as the packed int16 kernels take it: int16 activations with zero point 0
+    (x - zp fits int16) and int16 weights."""
+    return _dt(g, node.inputs[0]) == "int16" and node.attrs["x_zp"] == 0 and _dt(g, node.inputs[1]) == "int16"
+
+
+register(KernelDef("QConv", "packed", PACKED, conv_call("qconv2d_packed", "QPack", _packed_conv_q, "int16_t"),
+                   family="qconv2d", dtype="int16", isa="avx2", priority=10,
+                   applies=lambda n, g: _sym16(n, g) and _qconv_k(n, g) < 65536,
+                   scratch=_packed_conv_scratch, prepare=_pack_prepare))
+
+
 # AVX2 / NEON depthwise (runtime/kernels/quant/qdepthwise.h): int8 weights, dilation 1, horizontal
 # stride 1 or 2; scratch = one zero-padded int16 plane (qdepthwise_scratch_bytes there).
 def _qdw_scratch(node, g) -> int:
@@ -245,7 +257,8 @@ def _qgemm_packed_emit(e: Emitter) -> str:
     q = f"kQ{e.uid}"
     e.decls.append(f"static const lne::QPack {q} = {c_value(_qgemm_q(e.node, e.graph))};")
     mult = _array(e, "float", e.node.attrs["mult"], "M")
-    return (f"lne::qgemm_packed({p}, {q}, {_cin(e, 0)}, reinterpret_cast<const int8_t*>({e.inputs[1]}), "
+    w = CTYPE[_dt(e.graph, e.node.inputs[1])]
+    return (f"lne::qgemm_packed({p}, {q}, {_cin(e, 0)}, reinterpret_cast<const {w}*>({e.inputs[1]}), "
             f"{_cin(e, 2)}, {mult}, {_cout(e)}, {e.scratch});")
 
 
@@ -255,6 +268,9 @@ for _fam in ("int8", "int16"):
 register(KernelDef("QGemm", "packed", PACKED, _qgemm_packed_emit, family="qgemm", dtype="int8", priority=10,
                    applies=lambda n, g: _ok8(g, n.inputs[0]) and _weights_int8(n, g)
                    and g.tensors[n.inputs[1]].shape[1] < 65536,
+                   scratch=lambda n, g: _qgemm_q(n, g)[3], prepare=_pack_prepare))
+register(KernelDef("QGemm", "packed", PACKED, _qgemm_packed_emit, family="qgemm", dtype="int16", isa="avx2",
+                   priority=10, applies=lambda n, g: _sym16(n, g) and g.tensors[n.inputs[1]].shape[1] < 65536,
                    scratch=lambda n, g: _qgemm_q(n, g)[3], prepare=_pack_prepare))
 
 

@@ -76,9 +76,10 @@ def test_sanitized_build(name, reference_model, tmp_path):
     np.testing.assert_allclose(got.reshape(expected.shape), expected, rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["kws_cnn", "ds_cnn", "mobilenet_v2"])
-def test_sanitized_int8_build(name, reference_model, tmp_path):
-    """The int8 kernels (integer Winograd, packed GEMM, depthwise, QAdd...) under ASan + UBSan, on
+@pytest.mark.parametrize("name,mode", [("kws_cnn", "int8"), ("ds_cnn", "int8"), ("mobilenet_v2", "int8"),
+                                       ("kws_cnn", "int16")])
+def test_sanitized_quantized_build(name, mode, reference_model, tmp_path):
+    """The int8 / int16 kernels (integer Winograd, packed GEMM, depthwise, QAdd...) under ASan + UBSan, on
     the network quantized by `lne quantize` (SYNTHETIC calibration) and compiled with --exact:
     no report, and the output of the optimized build (the float tail after the last quantized
     tensor -- global average, final Gemm -- may round differently at -O0: 1e-6)."""
@@ -91,7 +92,7 @@ def test_sanitized_int8_build(name, reference_model, tmp_path):
     (tmp_path / "calib").mkdir()
     for i in range(3):
         np.save(tmp_path / "calib" / f"{i}.npy", np.random.default_rng(i).standard_normal(x.shape).astype(np.float32))
-    quantize(model, tmp_path / "q.onnx", str(tmp_path / "calib"))
+    quantize(model, tmp_path / "q.onnx", str(tmp_path / "calib"), mode=mode)
     bundle = compile_model(tmp_path / "q.onnx", tmp_path / "qbundle", name="net", exact=True)
     app = _build(bundle, tmp_path / "safety_asan", ["-O0", "-g1", "-fsanitize=address,undefined",
                                                     "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"])

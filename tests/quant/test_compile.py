@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 
 from ..conftest import lne_cli
 from .nets import calib_batch, tiny
@@ -37,10 +38,11 @@ def test_compile_quantize_needs_calib(tmp_path):
     assert not (tmp_path / "bundle").exists()
 
 
-def test_float_output_gemm_stays_int8(tmp_path):
-    """A Gemm whose output stays float (the logits, before Softmax) runs as an int8 QGemm with a
-    float output: its weights are stored as int8, the packed and the reference kernels agree bit
-    for bit, and both match onnxruntime (the QDQ model as written)."""
+@pytest.mark.parametrize("mode", ["int8", "int16"])
+def test_float_output_gemm_stays_integer(mode, tmp_path):
+    """A Gemm whose output stays float (the logits, before Softmax) runs as an integer QGemm with a
+    float output: its weights are stored as int8 / int16, the packed and the reference kernels
+    agree bit for bit, and both match onnxruntime (the QDQ model as written)."""
     import lne
     from lne.compiler import compile_model, load_model
     from lne.passes import run as run_passes
@@ -50,15 +52,16 @@ def test_float_output_gemm_stays_int8(tmp_path):
 
     onnx.save(tiny(), tmp_path / "tiny.onnx")
     np.save(tmp_path / "calib.npy", calib_batch(16))
-    quantize(tmp_path / "tiny.onnx", tmp_path / "q.onnx", str(tmp_path / "calib.npy"))
+    quantize(tmp_path / "tiny.onnx", tmp_path / "q.onnx", str(tmp_path / "calib.npy"), mode=mode)
     g = load_model(tmp_path / "q.onnx")
     run_passes(g, {"isa": get_target("host").isa})
     fc = next(n for n in g.nodes if n.op == "QGemm")
-    assert g.tensors[fc.outputs[0]].dtype == "float32" and g.tensors[fc.inputs[1]].dtype == "int8"
+    assert g.tensors[fc.outputs[0]].dtype == "float32" and g.tensors[fc.inputs[1]].dtype == mode
     assert "Gemm" not in {n.op for n in g.nodes}
     packed = compile_model(tmp_path / "q.onnx", tmp_path / "packed")
-    ref = compile_model(tmp_path / "q.onnx", tmp_path / "ref", plan={fc.name: "qgemm_int8_ref"})
-    assert {n["kernel"] for n in find_manifest(packed)["nodes"] if n["op"] == "QGemm"} == {"qgemm_int8_packed"}
+    ref = compile_model(tmp_path / "q.onnx", tmp_path / "ref", plan={fc.name: f"qgemm_{mode}_ref"})
+    assert {n["kernel"] for n in find_manifest(packed)["nodes"] if n["op"] == "QGemm"} <= \
+        {"qgemm_int8_packed", "qgemm_int16_packed__avx2", "qgemm_int16_ref"}
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     want_sess = ort.InferenceSession(str(tmp_path / "q.onnx"), so, providers=["CPUExecutionProvider"])

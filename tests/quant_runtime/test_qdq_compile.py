@@ -72,6 +72,22 @@ def test_packed_int8_kernels_equal_reference_kernels(models, tmp_path):
         np.testing.assert_array_equal(a.run(None, _feeds(seed))[0], b.run(None, _feeds(seed))[0])
 
 
+def test_packed_int16_kernels_equal_reference_kernels(models, tmp_path):
+    """16-bit fixed point: the AVX2 packed kernels (vpmaddwd, 64-bit sums) against the portable
+    references on every QConv / QGemm they take: bit-identical outputs."""
+    path = models["s16_per_channel"]
+    g = _graph(path)
+    fast = {"qconv2d_int16_packed__avx2": "qconv2d_int16_ref", "qgemm_int16_packed__avx2": "qgemm_int16_ref"}
+    plan = {n.name: fast[n.kernel] for n in g.nodes if n.kernel in fast}
+    if not plan:
+        pytest.skip("host without AVX2")
+    assert len(plan) >= 5, plan
+    a = lne.InferenceSession(compile_model(path, tmp_path / "packed"))
+    b = lne.InferenceSession(compile_model(path, tmp_path / "ref", plan=plan))
+    for seed in (3, 4):
+        np.testing.assert_array_equal(a.run(None, _feeds(seed))[0], b.run(None, _feeds(seed))[0])
+
+
 def test_weight_storage(models):
     from lne.inspect import weight_storage
 

@@ -332,12 +332,70 @@ inline void qgemm_panels(int32_t mg, int32_t kp, const TW* wpack, const int16_t*
   }
 }
 
+#if LNE_HAVE_AVX2_FMA
+// int16 x int16 (16-bit fixed point): the same panels, vpmaddwd pair sums (|pair| < 2^31 with
+// symmetric weights, |w| <= 32767) accumulated in int64 lanes: 8 channels x 4 columns at a time.
+template <typename TY>
+inline void qgemm_panels_i64(int32_t mg, int32_t kp, const int16_t* wpack, const int16_t* B, int32_t ncols,
+                             const int32_t* bias, const float* mult, int32_t y_zp, int32_t lo, int32_t hi, TY* y,
+                             int64_t stride_m, int64_t stride_n) {
+  const int32_t tiles = (mg + kQTile - 1) / kQTile, kp2 = kp / 2;
+  for (int32_t t = 0; t < tiles; ++t) {
+    const int16_t* wt = wpack + (int64_t)t * kp * kQTile;
+    const int32_t m0 = t * kQTile, tw = qpanel_width(mg, t);
+    for (int32_t half = 0; half < tw / 8; ++half) {
+      const int32_t c0 = m0 + 8 * half, ccount = std::min(8, mg - c0);
+      if (ccount <= 0) break;
+      for (int32_t n0 = 0; n0 < ncols; n0 += 4) {
+        const int16_t* bk = B + (int64_t)(n0 / 4) * kp2 * 8;
+        const int16_t* wk = wt + 16 * half;
+        __m256i acc[4][2];  // [column][channels 0-3 | 4-7] as int64
+        for (int j = 0; j < 4; ++j) acc[j][0] = acc[j][1] = _mm256_setzero_si256();
+        for (int32_t kk = 0; kk < kp2; ++kk, wk += 2 * tw, bk += 8) {
+          const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wk));
+          for (int j = 0; j < 4; ++j) {
+            const __m256i s = _mm256_madd_epi16(w, _mm256_set1_epi32(load_i32(bk + 2 * j)));
+            acc[j][0] = _mm256_add_epi64(acc[j][0], _mm256_cvtepi32_epi64(_mm256_castsi256_si128(s)));
+            acc[j][1] = _mm256_add_epi64(acc[j][1], _mm256_cvtepi32_epi64(_mm256_extracti128_si256(s, 1)));
+          }
+        }
+        const int32_t jn = std::min(4, ncols - n0);
+        for (int j = 0; j < jn; ++j) {
+          alignas(32) int64_t sums[8];
+          _mm256_store_si256(reinterpret_cast<__m256i*>(sums), acc[j][0]);
+          _mm256_store_si256(reinterpret_cast<__m256i*>(sums + 4), acc[j][1]);
+          TY* yj = y + (int64_t)(n0 + j) * stride_n + (int64_t)c0 * stride_m;
+          for (int32_t i = 0; i < ccount; ++i)
+            yj[i * stride_m] = requantize<TY>(sums[i] + (bias ? bias[c0 + i] : 0), mult[c0 + i], y_zp, lo, hi);
+        }
+      }
+    }
+  }
+}
+#endif
+
+// The panel product for the weights' type: int8 (32-bit sums) or int16 (64-bit sums, AVX2).
+template <typename TW, typename TY>
+inline void qgemm_any(int32_t mg, int32_t kp, const TW* wpack, const int16_t* B, int32_t ncols, const int32_t* bias,
+                      const float* mult, int32_t y_zp, int32_t lo, int32_t hi, TY* y, int64_t stride_m,
+                      int64_t stride_n) {
+  if constexpr (sizeof(TW) == 2) {
+#if LNE_HAVE_AVX2_FMA
+    qgemm_panels_i64(mg, kp, wpack, B, ncols, bias, mult, y_zp, lo, hi, y, stride_m, stride_n);
+#else
+    static_assert(sizeof(TW) == 1, "int16 packed kernels need AVX2");
+#endif
+  } else {
+    qgemm_panels(mg, kp, wpack, B, ncols, bias, mult, y_zp, lo, hi, y, stride_m, stride_n);
+  }
+}
+
 }  // namespace detail
 
 // Grouped / dense int8 convolution: per group, blocks of nb output positions are packed into
 // column panels (scratch) and multiplied by the packed weight panels of that group.
-template <typename TX, typename TY>
-inline void qconv2d_packed(const QConvParams& p, const QPack& q, const TX* x, const int8_t* wpack,
+template <typename TX, typename TW, typename TY>
+inline void qconv2d_packed(const QConvParams& p, const QPack& q, const TX* x, const TW* wpack,
                            const int32_t* bias, const float* mult, TY* y, void* scratch) {
   int16_t* B = static_cast<int16_t*>(scratch);
   int16_t* r0 = B + (int64_t)q.nb * q.kp;
@@ -373,15 +431,15 @@ inline void qconv2d_packed(const QConvParams& p, const QPack& q, const TX* x, co
           detail::interleave_pair(r0, r1, nbp, kk, kp2, B);
           }
         }
-        detail::qgemm_panels(mg, q.kp, wpack + g * group_pack, B, nb, bias ? bias + g * mg : nullptr,
+        detail::qgemm_any(mg, q.kp, wpack + g * group_pack, B, nb, bias ? bias + g * mg : nullptr,
                              mult + g * mg, p.y_zp, p.lo, p.hi, yg + n0, npos, 1);
       }
     }
 }
 
 // Fully connected: x [rows, k] times packed w [n, k]; rows in blocks of nb.
-template <typename TX, typename TY>
-inline void qgemm_packed(const QGemmParams& p, const QPack& q, const TX* x, const int8_t* wpack,
+template <typename TX, typename TW, typename TY>
+inline void qgemm_packed(const QGemmParams& p, const QPack& q, const TX* x, const TW* wpack,
                          const int32_t* bias, const float* mult, TY* y, void* scratch) {
   int16_t* B = static_cast<int16_t*>(scratch);
   const int32_t kp2 = q.kp / 2;
@@ -393,16 +451,16 @@ inline void qgemm_packed(const QGemmParams& p, const QPack& q, const TX* x, cons
         const int16_t v = (j < nb && i < p.k) ? (int16_t)((int32_t)x[(r0 + j) * p.k + i] - p.x_zp) : (int16_t)0;
         B[((int64_t)(j / 4) * kp2 + i / 2) * 8 + (j % 4) * 2 + (i % 2)] = v;
       }
-    if constexpr (std::is_floating_point<TY>::value) {  // float output: the raw sums, then * mult
+    if constexpr (std::is_floating_point<TY>::value && sizeof(TW) == 1) {  // float output: raw sums, then * mult
       int32_t* acc = reinterpret_cast<int32_t*>(y + r0 * p.n);
-      detail::qgemm_panels<int32_t>(p.n, q.kp, wpack, B, nb, bias, nullptr, 0, 0, 0, acc, 1, p.n);
+      detail::qgemm_panels<int32_t, TW>(p.n, q.kp, wpack, B, nb, bias, nullptr, 0, 0, 0, acc, 1, p.n);
       for (int64_t i = 0; i < (int64_t)nb * p.n; ++i) {
         int32_t v;
         std::memcpy(&v, acc + i, sizeof v);
         y[r0 * p.n + i] = static_cast<float>(v) * mult[i % p.n];
       }
     } else {
-      detail::qgemm_panels(p.n, q.kp, wpack, B, nb, bias, mult, p.y_zp, p.lo, p.hi, y + r0 * p.n, 1, p.n);
+      detail::qgemm_any(p.n, q.kp, wpack, B, nb, bias, mult, p.y_zp, p.lo, p.hi, y + r0 * p.n, 1, p.n);
     }
   }
 }
