@@ -13,6 +13,7 @@
 
 #include "lne/common.h"
 #include "lne/kernel_util.h"
+#include "kernels/conv/conv_ref.h"
 #include "kernels/pool/pool_ref.h"
 
 namespace lne {
@@ -51,30 +52,10 @@ template <typename TX, typename TW, typename TY>
 inline void qconv2d_ref(const QConvParams& p, const TX* x, const TW* w, const int32_t* bias, const float* mult,
                         TY* y) {
   typedef typename QAcc<TX>::type ACC;
-  const int32_t cg = p.c / p.group, mg = p.m / p.group;
-  for (int32_t b = 0; b < p.n; ++b)
-    for (int32_t m = 0; m < p.m; ++m) {
-      const int32_t g = m / mg;
-      const TW* wm = w + (int64_t)m * cg * p.kh * p.kw;
-      TY* ym = y + ((int64_t)b * p.m + m) * p.oh * p.ow;
-      for (int32_t oy = 0; oy < p.oh; ++oy)
-        for (int32_t ox = 0; ox < p.ow; ++ox) {
-          ACC acc = bias ? bias[m] : 0;
-          for (int32_t ci = 0; ci < cg; ++ci) {
-            const TX* xc = x + (((int64_t)b * p.c) + g * cg + ci) * p.h * p.w;
-            for (int32_t ky = 0; ky < p.kh; ++ky) {
-              const int32_t iy = oy * p.sh - p.pt + ky * p.dh;
-              if (iy < 0 || iy >= p.h) continue;
-              for (int32_t kx = 0; kx < p.kw; ++kx) {
-                const int32_t ix = ox * p.sw - p.pl + kx * p.dw;
-                if (ix < 0 || ix >= p.w) continue;
-                acc += (ACC)((int32_t)xc[(int64_t)iy * p.w + ix] - p.x_zp) * (ACC)wm[(ci * p.kh + ky) * p.kw + kx];
-              }
-            }
-          }
-          ym[(int64_t)oy * p.ow + ox] = requantize<TY>(acc, mult[m], p.y_zp, p.lo, p.hi);
-        }
-    }
+  conv2d_direct<ACC>(
+      p, x, w, [&](int32_t m) { return (ACC)(bias ? bias[m] : 0); },
+      [&](TX v) { return (ACC)((int32_t)v - p.x_zp); },
+      [&](int32_t m, int64_t i, ACC acc) { y[i] = requantize<TY>(acc, mult[m], p.y_zp, p.lo, p.hi); });
 }
 
 // Depthwise (group == c == m): one plane at a time, the interior without bound checks.
