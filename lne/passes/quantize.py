@@ -164,11 +164,9 @@ class _Rewriter:
         inputs = [dq.inputs[0], w_name]
         if bias is not None:
             inputs.append(g.add_const(g.fresh_name((node.input(2) or node.name) + "_q"), bias).name)
-        if float_out:
-            self.replace(node, op, inputs, node.outputs[0], attrs)
-            return True
-        self.replace(node, op, inputs, q.outputs[0], attrs)
-        self.removed.add(id(q))
+        self.replace(node, op, inputs, node.outputs[0] if float_out else q.outputs[0], attrs)
+        if q is not None:
+            self.removed.add(id(q))
         return True
 
     def add(self, node) -> bool:
