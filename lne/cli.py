@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .errors import LNEError
+from .limits import load_npy, show
 
 
 def _shapes(values) -> dict[str, tuple[int, ...]]:
@@ -146,11 +147,7 @@ def validate(model, bundle, inputs, input_shapes, rtol, atol, seed, per_layer, a
         name, sep, file = item.partition("=")
         if not sep:
             raise LNEError(f"--input {item!r}: expected NAME=FILE.npy")
-        import numpy as np
-        try:
-            feeds[name] = np.load(file)
-        except (OSError, ValueError) as e:
-            raise LNEError(f"--input {item!r}: cannot read {file}: {e}") from None
+        feeds[name] = load_npy(file, f"--input {show(name)}")
     report = validate_model(model, bundle, feeds, _shapes(input_shapes), rtol, atol, seed, per_layer, log=_log)
     if as_json:
         click.echo(json.dumps(report, indent=1))
@@ -217,12 +214,7 @@ def run(bundle, inputs, outputs, target):
     m = find_manifest(Path(bundle))
     if len(outputs) != len(m["outputs"]):
         raise LNEError(f"{bundle} has {len(m['outputs'])} output(s); give one -o per output")
-    arrays = []
-    for f in inputs:
-        try:
-            arrays.append(np.load(f))
-        except (OSError, ValueError) as e:
-            raise LNEError(f"{f}: not a .npy file: {e}") from None
+    arrays = [load_npy(f, "the input") for f in inputs]
     for path, y in zip(outputs, run_bundle(Path(bundle), arrays, target)):
         np.save(path, y)
         click.echo(f"wrote {path} {list(y.shape)}")
@@ -311,6 +303,12 @@ def main(argv=None) -> None:
         sys.exit(e.exit_code)
     except SystemExit:
         raise
+    except RecursionError:  # a backstop: every reader bounds its nesting itself
+        click.echo("error: the input is nested too deeply to read", err=True)
+        sys.exit(2)
+    except MemoryError:
+        click.echo("error: out of memory: the input asks for more memory than this machine has", err=True)
+        sys.exit(2)
     except Exception as e:  # a bug in LNE: short message, traceback on request
         if os.environ.get("LNE_TRACEBACK"):
             raise
