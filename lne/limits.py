@@ -94,9 +94,9 @@ def read_bytes(path, what: str = "the file", max_bytes: int = MAX_TEXT_BYTES) ->
         if size > max_bytes:
             raise LNEError(f"{plain(str(path), 200)}: {what} is {size} bytes; LNE reads at most {max_bytes} "
                            "bytes here")
-        data = f.read(max_bytes + 1)
-    if len(data) > max_bytes:  # grew while reading
-        raise LNEError(f"{plain(str(path), 200)}: {what} is over {max_bytes} bytes")
+        data = f.read(size + 1)  # (read(n) allocates n up front)
+    if len(data) > size:  # grew while reading
+        raise LNEError(f"{plain(str(path), 200)}: {what} changed while it was read")
     return data
 
 
@@ -217,8 +217,8 @@ def load_npy(path, what: str | None = None):
                 shape, fortran, dtype = npy.read_array_header_2_0(f)
             else:
                 raise ValueError(f"unknown .npy version {version}")
-        except (ValueError, OSError, SyntaxError, TypeError, OverflowError, MemoryError) as e:
-            raise LNEError(f"{label}: not a .npy file ({str(e)[:200]})") from None
+        except Exception as e:  # numpy parses the header with Python's tokenizer: any failure means "not .npy"
+            raise LNEError(f"{label}: not a .npy file ({type(e).__name__}: {str(e)[:200]})") from None
         if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None \
                 or dtype.kind not in _NUMERIC_KINDS:
             raise LNEError(f"{label}: {what} holds {dtype} values; LNE reads arrays of plain numbers "

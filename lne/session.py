@@ -1,13 +1,15 @@
 """InferenceSession: load a host-built bundle through cffi, with an onnxruntime-like API."""
 from __future__ import annotations
 
-import json
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import LNEError
+from .limits import MAX_ELEMENTS, MAX_RANK, load_json, plain, read_bytes, show
 
 _ALIGN = 64
 
@@ -26,16 +28,107 @@ def _aligned(nbytes: int) -> np.ndarray:
     return raw[start:start + nbytes]
 
 
+_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_MAX_BYTES = 1 << 40  # an arena or weights size past this is not a bundle LNE wrote
+_int = (int,)
+
+
+def _field(doc, key, types, where, default=...):
+    if key not in doc:
+        if default is not ...:
+            return default
+        raise LNEError(f"{where}: field {key!r} is missing")
+    value = doc[key]
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        raise LNEError(f"{where}: field {key!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _count(doc, key, where, limit=_MAX_BYTES) -> int:
+    v = _field(doc, key, _int, where)
+    if not 0 <= v <= limit:
+        raise LNEError(f"{where}: field {key!r} = {v} is out of range")
+    return v
+
+
+def _shape(doc, where) -> list[int]:
+    shape = _field(doc, "shape", (list,), where)
+    if len(shape) > MAX_RANK or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= MAX_ELEMENTS
+                                        for d in shape) or math.prod(shape) > MAX_ELEMENTS:
+        raise LNEError(f"{where}: field 'shape' must be at most {MAX_RANK} positive dimensions "
+                       f"(got {show(str(shape))})")
+    return shape
+
+
+def check_manifest(m, where: str) -> dict:
+    """The bundle manifest with the types of every field LNE reads checked (a manifest is
+    a file, and a file can be edited or crafted): errors name the file and field."""
+    if not isinstance(m, dict):
+        raise LNEError(f"{where}: not an LNE manifest (a JSON object is expected)")
+    name = _field(m, "name", (str,), where)
+    if not _NAME_RE.fullmatch(name):
+        raise LNEError(f"{where}: field 'name' {show(name)} is not a bundle name LNE writes")
+    _field(m, "target", (str,), where)
+    _field(m, "debug", (bool,), where, False)
+    _count(m, "arena_size", where)
+    _count(m, "weights_size", where)
+    for io in ("inputs", "outputs"):
+        items = _field(m, io, (list,), where)
+        if not items and io == "outputs":
+            raise LNEError(f"{where}: field 'outputs' is empty")
+        for i, t in enumerate(items):
+            w = f"{where}: {io}[{i}]"
+            if not isinstance(t, dict):
+                raise LNEError(f"{w} must be an object")
+            _field(t, "name", (str,), w)
+            _shape(t, w)
+    for i, n in enumerate(_field(m, "nodes", (list,), where)):
+        w = f"{where}: nodes[{i}]"
+        if not isinstance(n, dict):
+            raise LNEError(f"{w} must be an object")
+        for key in ("name", "op", "kernel"):
+            _field(n, key, (str,), w)
+        _count(n, "macs", w, 1 << 62)
+    tensors = _field(m, "tensors", (dict,), where, {})
+    for tname, t in tensors.items():
+        w = f"{where}: tensors[{show(tname)}]"
+        if not isinstance(t, dict):
+            raise LNEError(f"{w} must be an object")
+        _count(t, "offset", w)
+        _shape(t, w)
+    steps = _field(m, "steps", (list,), where, [])
+    if not all(isinstance(s, str) for s in steps):
+        raise LNEError(f"{where}: field 'steps' must be a list of node names")
+    memory = _field(m, "memory", (dict,), where, None)
+    if memory is not None:
+        for key in ("arena_size", "lower_bound", "naive_size"):
+            _count(memory, key, f"{where}: memory")
+        _field(memory, "algorithm", (str,), f"{where}: memory")
+        _field(memory, "buffers", (list,), f"{where}: memory")
+    params = _field(m, "parameters", (dict,), where, {})
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in params.values()):
+        raise LNEError(f"{where}: field 'parameters' must map dtypes to byte counts")
+    plugins = _field(m, "plugins", (list,), where, [])
+    if not all(isinstance(p, str) for p in plugins):
+        raise LNEError(f"{where}: field 'plugins' must be a list of plugin names")
+    return m
+
+
 def find_manifest(bundle: Path) -> dict:
-    found = sorted(bundle.glob("*.json"))
-    for f in found:
-        try:
-            data = json.loads(f.read_text())
-        except (OSError, ValueError):
+    """The manifest <name>.json of a bundle folder, read and checked."""
+    bundle = Path(bundle)
+    if not bundle.is_dir():
+        raise LNEError(f"{plain(str(bundle), 200)}: not a bundle folder")
+    for f in sorted(bundle.glob("*.json")):
+        if f.is_symlink() or not f.is_file():
             continue
+        try:
+            data = load_json(f, "the manifest")
+        except LNEError:
+            continue  # another JSON file; the manifest is the one with lne_version
         if isinstance(data, dict) and "lne_version" in data:
-            return data
-    raise LNEError(f"{bundle}: not an LNE bundle (no manifest <name>.json)")
+            return check_manifest(data, plain(str(f), 200))
+    raise LNEError(f"{plain(str(bundle), 200)}: not an LNE bundle (no manifest <name>.json)")
 
 
 class InferenceSession:
@@ -71,7 +164,7 @@ class InferenceSession:
         self._init = getattr(self._lib, f"{name}_init")
         self._run = getattr(self._lib, f"{name}_run")
         self._strerror = getattr(self._lib, f"{name}_strerror")
-        blob = (self.bundle / f"{name}.weights.bin").read_bytes()
+        blob = read_bytes(self.bundle / f"{name}.weights.bin", "the weights", max_bytes=_MAX_BYTES)
         self._weights = _aligned(len(blob))
         self._weights[:] = np.frombuffer(blob, dtype=np.uint8)
         self.arena = _aligned(max(1, self.manifest["arena_size"]))
@@ -96,7 +189,11 @@ class InferenceSession:
             if t["name"] not in input_feed:
                 raise LNEError(f"missing input {t['name']!r}; the model's inputs are "
                                f"{[i['name'] for i in self.manifest['inputs']]}")
-            x = np.require(input_feed[t["name"]], dtype=np.float32, requirements="C")  # keeps 0-d shapes
+            x = np.asarray(input_feed[t["name"]])
+            if x.dtype.kind not in "biuf" or x.dtype.fields is not None:
+                raise LNEError(f"input {show(t['name'])} holds {x.dtype} values; the bundle takes float32 "
+                               "(bool, integer and float arrays are converted)")
+            x = np.require(x, dtype=np.float32, requirements="C")  # keeps 0-d shapes
             if list(x.shape) != t["shape"]:
                 raise LNEError(f"input {t['name']!r} has shape {list(x.shape)}; the bundle expects {t['shape']}")
             ins.append(x)
@@ -120,5 +217,7 @@ class InferenceSession:
         out = {}
         for name, t in self.manifest["tensors"].items():
             n = int(np.prod(t["shape"], dtype=np.int64))
+            if t["offset"] + 4 * n > self.arena.nbytes:
+                raise LNEError(f"{self.bundle}: tensor {show(name)} lies outside the arena (a damaged manifest?)")
             out[name] = self.arena[t["offset"]: t["offset"] + 4 * n].view(np.float32).reshape(t["shape"]).copy()
         return out

@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from lne.errors import LNEError
+from lne.limits import check_regular, load_npy, show
+
+MAX_DATASET_BYTES = 1 << 30  # one calibration dataset read whole
 
 _X_NAMES = ("mfcc", "x", "data", "input", "inputs", "features")
 _Y_NAMES = ("label", "labels", "y", "target", "targets")
@@ -87,6 +90,7 @@ def _h5_read(path: Path, split: str | None, default_split: str, what: str):
         import h5py
     except ImportError:
         raise LNEError(f"{what}: reading HDF5 needs h5py (pip install h5py)") from None
+    check_regular(path, what)
     try:
         h5 = h5py.File(path, "r")
     except OSError as e:
@@ -101,21 +105,29 @@ def _h5_read(path: Path, split: str | None, default_split: str, what: str):
         elif default_split in h5 and isinstance(h5[default_split], h5py.Group):
             node = h5[default_split]
         if isinstance(node, h5py.Dataset):
-            return node[()], None, f"{path}:{node.name}"
+            return _read_dataset(node, what), None, f"{path}:{node.name}"
         floats = {k: v for k, v in node.items() if isinstance(v, h5py.Dataset) and v.dtype.kind == "f"}
         xs = [k for k in _X_NAMES if k in floats] or sorted(floats)
         if len(xs) != 1 and not (xs and xs[0] in _X_NAMES):
             raise LNEError(f"{what}: {path}:{node.name} has {'no' if not xs else 'several'} float datasets "
                            f"({', '.join(sorted(floats)) or 'none'}); name one with --calib-split GROUP/NAME")
         ys = [k for k in _Y_NAMES if k in node and isinstance(node[k], h5py.Dataset) and node[k].dtype.kind in "iu"]
-        return node[xs[0]][()], (node[ys[0]][()] if ys else None), f"{path}:{node[xs[0]].name}"
+        return (_read_dataset(node[xs[0]], what), (_read_dataset(node[ys[0]], what) if ys else None),
+                f"{path}:{node[xs[0]].name}")
 
 
 def _npy(path: Path, what: str) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise LNEError(f"{what}: cannot read {path}: {e}") from None
+    return load_npy(path, what)
+
+
+def _read_dataset(node, what: str) -> np.ndarray:
+    """A whole HDF5 dataset, its size bounded first (a compressed file of a few kilobytes can
+    claim gigabytes)."""
+    nbytes = int(node.size) * node.dtype.itemsize
+    if node.dtype.kind not in "biuf" or nbytes > MAX_DATASET_BYTES:
+        raise LNEError(f"{what}: dataset {show(node.name)} ({node.dtype}, shape {list(node.shape)}) is not a "
+                       f"numeric array of at most {MAX_DATASET_BYTES >> 20} MiB")
+    return node[()]
 
 
 def load_samples(source, inputs: list[tuple[str, tuple]], *, split: str | None = None,
