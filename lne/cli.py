@@ -39,7 +39,9 @@ def cli():
 @cli.command("compile")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="host", show_default=True, help="board to compile for (see `lne targets`)")
-@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False), help="bundle folder to write")
+@click.option("-o", "--output", "out", required=True, type=click.Path(),
+              help="bundle folder to write (an existing one only if LNE wrote it; see --force)")
+@click.option("--force", is_flag=True, help="replace an existing output that LNE did not write")
 @click.option("--weights", type=click.Path(dir_okay=False), help="caffemodel for a Caffe prototxt")
 @click.option("--name", help="bundle and C symbol prefix (default: model file name, sanitized)")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=DxDx..",
@@ -58,15 +60,15 @@ def cli():
 @click.option("--exact", is_flag=True, help="int8/int16 layers only on kernels exact to the integer semantics, "
               "even where a --plan chose the fp32 Winograd kernel for a 3x3 int8 layer (within one step)")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON summary on stdout")
-def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, dump_ir, planner, plugins, plan_path,
-                quantize_mode, calib, exact, as_json):
+def compile_cmd(model, target, out, force, weights, name, input_shapes, build, debug, dump_ir, planner, plugins,
+                plan_path, quantize_mode, calib, exact, as_json):
     """Compile MODEL into a C++ bundle.
 
     \b
     Example:
       lne compile model.onnx --target host -o out/ --build
     """
-    from .compiler import compile_model
+    from .compiler import check_output, compile_model
     from .passes import PASS_NAMES
     from .passes.memory import ALGORITHMS
     from .session import find_manifest
@@ -76,10 +78,12 @@ def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, d
         raise LNEError(f"--dump-ir {bad[0]!r}: passes are {', '.join(PASS_NAMES)} (or 'all')")
     if planner and planner not in ALGORITHMS:
         raise LNEError(f"--planner {planner!r}: algorithms are {', '.join(ALGORITHMS)}")
-    qdq = None
+    check_output(out, force, build, inputs=(model, weights, plan_path, calib))  # before any work
+    qdq, extra = None, {}
     if quantize_mode or calib:
         from .quant.cli import quantize_for_compile
         model = qdq = quantize_for_compile(model, quantize_mode, calib, log=_log)
+        extra = {f"{Path(qdq).stem}.{quantize_mode}.qdq.onnx": qdq}  # written with the bundle
     plan = None
     if plan_path:
         from .tune.plan import plan_for_model
@@ -87,10 +91,7 @@ def compile_cmd(model, target, out, weights, name, input_shapes, build, debug, d
     _log(f"compiling {model} for {target} ...")
     bundle = compile_model(model, out, target, name=name, weights=weights, input_shapes=_shapes(input_shapes),
                            debug=debug, planner=planner, dump_after=dump_ir, build=build, plugins=plugins, plan=plan,
-                           exact=exact)
-    if qdq:
-        import shutil
-        shutil.copyfile(qdq, Path(bundle) / f"{Path(qdq).stem}.{quantize_mode}.qdq.onnx")
+                           exact=exact, force=force, extra_files=extra, log=_log)
     m = find_manifest(bundle)
     summary = {"bundle": str(bundle), "name": m["name"], "target": m["target"], "arena_size": m["arena_size"],
                "weights_size": m["weights_size"], "nodes": len(m["nodes"]), "built": build}
@@ -272,10 +273,12 @@ cli.add_command(_quantize_cmd)
 @cli.command("convert")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--weights", type=click.Path(dir_okay=False), help="caffemodel for a Caffe prototxt")
-@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="ONNX file to write")
+@click.option("-o", "--output", "out", required=True, type=click.Path(),
+              help="ONNX file to write (an existing one only if LNE wrote it; see --force)")
+@click.option("--force", is_flag=True, help="replace an existing output that LNE did not write")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=DxDx..",
               help="fix an input's shape (needed when the net gives none)")
-def convert_cmd(model, weights, out, input_shapes):
+def convert_cmd(model, weights, out, force, input_shapes):
     """Convert MODEL (a Caffe prototxt) into an equivalent ONNX model (opset 17).
 
     \b
@@ -285,7 +288,7 @@ def convert_cmd(model, weights, out, input_shapes):
     from .convert import convert
 
     _log(f"converting {model} ...")
-    path = convert(model, out, weights=weights, input_shapes=_shapes(input_shapes))
+    path = convert(model, out, weights=weights, input_shapes=_shapes(input_shapes), force=force)
     click.echo(f"wrote {path}")
 
 
@@ -304,9 +307,13 @@ def main(argv=None) -> None:
     except SystemExit:
         raise
     except RecursionError:  # a backstop: every reader bounds its nesting itself
+        if os.environ.get("LNE_TRACEBACK"):
+            raise
         click.echo("error: the input is nested too deeply to read", err=True)
         sys.exit(2)
     except MemoryError:
+        if os.environ.get("LNE_TRACEBACK"):
+            raise
         click.echo("error: out of memory: the input asks for more memory than this machine has", err=True)
         sys.exit(2)
     except Exception as e:  # a bug in LNE: short message, traceback on request

@@ -4,12 +4,11 @@ model, opset 17.
 The graph is taken after shape inference and constant folding, before any fusion, so every
 node is still a standard ONNX op: attributes the IR keeps as attributes but ONNX 17 takes as
 inputs (Reshape shape, Split split, Clip min/max, Pad pads/value, Squeeze/Unsqueeze axes) become
-constant inputs again. The file is written atomically: an error leaves nothing behind.
+constant inputs again. The file is written atomically: an error leaves nothing behind; an
+existing file is replaced only if LNE wrote it (producer "lne"), or with force (never the input).
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,16 +31,29 @@ _AS_INPUT = {
 _DROP = {"MaxPool": {"count_include_pad"}, "Dropout": {"ratio", "seed"}}
 
 
-def convert(model, out, weights=None, input_shapes=None) -> Path:
+def check_onnx_output(out, inputs, force: bool = False, what: str = "-o") -> Path:
+    """Check an ONNX file to write before any work: not one of ``inputs`` (even with force), and
+    replacing an existing file only if LNE wrote it (or with force). Returns its absolute path."""
+    from .limits import plain
+    from .outputs import check_file, onnx_is_ours, same_file
+
+    for f in inputs:
+        if f and same_file(out, f):
+            raise LNEError(f"{what} {plain(str(out), 200)}: that is the input {plain(str(f), 200)}; "
+                           "write the result to another file")
+    return check_file(out, "an ONNX model", force, onnx_is_ours, what=f"{what}")
+
+
+def convert(model, out, weights=None, input_shapes=None, force: bool = False) -> Path:
     """Read `model` (with `weights` for Caffe) and write it as ONNX to `out`; returns the path."""
     import onnx
 
     from .compiler import load_model
+    from .outputs import onnx_is_ours, output_file
     from .passes.fold import eliminate_dead_code, infer_and_fold, skip_identities
 
     out = Path(out)
-    if out.exists() and out.is_dir():
-        raise LNEError(f"{out}: is a folder; give the .onnx file to write")
+    check_onnx_output(out, (model, weights), force)
     g = load_model(model, weights, input_shapes)
     for step in (infer_and_fold, skip_identities, eliminate_dead_code):
         step(g, {})
@@ -54,15 +66,8 @@ def convert(model, out, weights=None, input_shapes=None) -> Path:
         onnx.checker.check_model(data)
     except onnx.checker.ValidationError as e:  # a bug in this writer, stated plainly
         raise LNEError(f"internal error: the converted model is not valid ONNX: {e}") from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with output_file(out, "an ONNX model", force, onnx_is_ours, what="-o") as tmp:
+        tmp.write_bytes(data)
     return out
 
 

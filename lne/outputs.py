@@ -10,11 +10,16 @@
   ``--force``). An existing file is replaced only if ``is_ours(path)`` says LNE wrote it.
 - Nothing is removed that LNE did not create: the old output goes to a uniquely named sibling
   made for the swap and is deleted from there.
+- How a file says LNE wrote it: ONNX models carry ``producer_name`` "lne" (``onnx_is_ours``),
+  JSON documents their own fields (``json_is_ours``), PNG charts a ``tEXt`` chunk
+  ``lne-output`` (``mark_png`` / ``png_is_ours``). ``output_files`` writes several files all or
+  nothing (a model and its report, a plan and its charts).
 """
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import json
 import os
 import shutil
@@ -29,6 +34,7 @@ from .limits import plain
 
 MARKER = ".lne-output"
 _NAME_MAX = 255
+_PATH_MAX = 4096
 
 
 def _p(path) -> str:
@@ -48,6 +54,14 @@ def marker_kind(folder: Path) -> str | None:
 
 
 def _check_common(path: Path, what: str) -> Path:
+    try:
+        return _check_common_fs(path, what)
+    except OSError as e:  # e.g. a path too long for the file system, a permission on the way
+        reason = "the path is too long" if e.errno == errno.ENAMETOOLONG else (e.strerror or str(e))
+        raise LNEError(f"{what} {_p(path)}: {reason}") from None
+
+
+def _check_common_fs(path: Path, what: str) -> Path:
     text = str(path)
     if not text or "\0" in text:
         raise LNEError(f"{what} {_p(path)!s}: not a usable path")
@@ -60,6 +74,9 @@ def _check_common(path: Path, what: str) -> Path:
         real = full.resolve()
     except (OSError, RuntimeError) as e:
         raise LNEError(f"{what} {_p(path)}: cannot resolve the path ({e})") from None
+    if len(os.fsencode(full)) > _PATH_MAX - 64:
+        raise LNEError(f"{what} {_p(path)}: the path is too long ({len(os.fsencode(full))} bytes; "
+                       f"at most {_PATH_MAX - 64})")
     if path.name in ("", ".", "..") or real == cwd or real in cwd.parents or real == Path(real.anchor):
         raise LNEError(f"{what} {_p(path)}: is the current folder or one above it; give a new folder name "
                        "(e.g. -o out/model)")
@@ -85,15 +102,18 @@ def check_folder(path, kind: str, force: bool = False, legacy: Callable[[Path], 
     any work. ``legacy(path)`` may accept folders written by an LNE from before the marker."""
     path = Path(path)
     full = _check_common(path, what)
-    if path.exists():
-        if not path.is_dir():
-            raise LNEError(f"{what} {_p(path)}: exists and is a file; refusing to replace it")
-        if not force and any(path.iterdir()):
-            found = marker_kind(path)
-            if found != kind and not (found is None and legacy is not None and legacy(path)):
-                other = f"it holds LNE's {found} output, not a {kind}" if found else "it was not written by LNE"
-                raise LNEError(f"{what} {_p(path)}: exists and {other}; refusing to replace it "
-                               "(choose another folder, empty it, or pass --force)")
+    try:
+        if path.exists():
+            if not path.is_dir():
+                raise LNEError(f"{what} {_p(path)}: exists and is a file, not a folder; refusing to overwrite it")
+            if not force and any(path.iterdir()):
+                found = marker_kind(path)
+                if found != kind and not (found is None and legacy is not None and _safe(legacy, path)):
+                    other = f"it holds LNE's {found} output, not a {kind}" if found else "it was not written by LNE"
+                    raise LNEError(f"{what} {_p(path)}: exists and {other}; refusing to overwrite it "
+                                   "(choose another folder, empty it, or pass --force)")
+    except OSError as e:
+        raise LNEError(f"{what} {_p(path)}: cannot look into it: {e.strerror or e}") from None
     return full
 
 
@@ -102,15 +122,48 @@ def check_file(path, kind: str, force: bool = False, is_ours: Callable[[Path], b
     """Check that ``path`` may become (or replace) an output file of ``kind``."""
     path = Path(path)
     full = _check_common(path, what)
-    if path.exists():
-        if path.is_dir():
-            raise LNEError(f"{what} {_p(path)}: is a folder")
-        if not path.is_file():
-            raise LNEError(f"{what} {_p(path)}: exists and is not a regular file")
-        if not force and not (is_ours is not None and is_ours(path)):
-            raise LNEError(f"{what} {_p(path)}: exists and is not {kind} written by LNE; refusing to replace it "
-                           "(choose another name, or pass --force)")
+    try:
+        if path.exists():
+            if path.is_dir():
+                raise LNEError(f"{what} {_p(path)}: is a folder")
+            if not path.is_file():
+                raise LNEError(f"{what} {_p(path)}: exists and is not a regular file")
+            if not force and not (is_ours is not None and _safe(is_ours, path)):
+                raise LNEError(f"{what} {_p(path)}: exists and is not {kind} written by LNE; refusing to overwrite "
+                               "it (choose another name, or pass --force)")
+    except OSError as e:
+        raise LNEError(f"{what} {_p(path)}: cannot look at it: {e.strerror or e}") from None
     return full
+
+
+def _safe(test: Callable[[Path], bool], path: Path) -> bool:
+    """An ``is_ours`` / ``legacy`` test that fails (an unreadable or odd file) says "not ours"."""
+    try:
+        return bool(test(path))
+    except Exception:  # noqa: BLE001 - any failure to recognise the file means: not ours
+        return False
+
+
+def same_file(a, b) -> bool:
+    """Whether paths ``a`` and ``b`` name the same existing file (or folder)."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells (no window for threads)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o22)
+    os.umask(mask)
+    return mask
 
 
 def _mkparent(full: Path, what: str) -> None:
@@ -162,12 +215,18 @@ def output_folder(path, kind: str, force: bool = False, legacy: Callable[[Path],
     except OSError as e:
         raise LNEError(f"{what} {_p(path)}: cannot write next to it: {e.strerror}") from None
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders
         yield tmp
         (tmp / MARKER).write_text(json.dumps({"kind": kind, "lne_version": __version__}) + "\n")
-        replacing = final.exists()
-        swap_in(tmp, final)
+        replacing = final.exists() and any(final.iterdir())
+        earlier = marker_kind(final) if replacing else None
+        try:
+            swap_in(tmp, final)
+        except OSError as e:
+            raise LNEError(f"{what} {_p(path)}: cannot put the new {kind} in place: {e.strerror or e}") from None
         if replacing and log:
-            log(f"replaced the earlier {kind} in {_p(path)}")
+            log(f"replaced the earlier {kind} in {_p(path)}" if earlier == kind or (earlier is None and not force)
+                else f"replaced {_p(path)} (--force)")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -180,14 +239,23 @@ def output_file(path, kind: str, force: bool = False, is_ours: Callable[[Path], 
     final = check_file(path, kind, force, is_ours, what)
     _mkparent(final, what)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name[:200]}.lne-tmp-", dir=final.parent)
+        # the temporary file keeps the suffix: writers that pick the format by it (savefig) still can
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name[:200]}.lne-tmp-", suffix=final.suffix[:16],
+                                   dir=final.parent)
     except OSError as e:
         raise LNEError(f"{what} {_p(path)}: cannot write next to it: {e.strerror}") from None
     os.close(fd)
     tmp = Path(tmp)
     try:
-        yield tmp
-        os.replace(tmp, final)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files
+        try:
+            yield tmp
+        except OSError as e:  # a full disk, a quota: said plainly
+            raise LNEError(f"{what} {_p(path)}: cannot write it: {e.strerror or e}") from None
+        try:
+            os.replace(tmp, final)
+        except OSError as e:
+            raise LNEError(f"{what} {_p(path)}: cannot put the new file in place: {e.strerror or e}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -212,3 +280,87 @@ def confine(root, rel, what: str) -> Path:
     if real != real_root and real_root not in real.parents:
         raise LNEError(f"{what} {plain(text, 200)!r}: leads outside {_p(root)} (through a symbolic link)")
     return target
+
+
+# -- recognising LNE's own files -------------------------------------------------------------
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_PNG_KEY = b"lne-output"
+
+
+def mark_png(path, kind: str) -> None:
+    """Add a tEXt chunk ``lne-output: KIND`` right after the header of the PNG at ``path`` (a
+    temporary file LNE just wrote), so that a later run knows it may replace it."""
+    import struct
+    import zlib
+
+    path = Path(path)
+    data = path.read_bytes()
+    if not data.startswith(_PNG_MAGIC) or data[12:16] != b"IHDR":
+        return
+    end = 8 + 8 + struct.unpack(">I", data[8:12])[0] + 4  # magic, IHDR length + type, data, CRC
+    body = b"tEXt" + _PNG_KEY + b"\0" + kind.encode("latin-1", "replace")[:200]
+    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+    path.write_bytes(data[:end] + chunk + data[end:])
+
+
+def png_is_ours(path) -> bool:
+    """Whether the PNG at ``path`` carries the chunk mark_png adds (looked for before the image data)."""
+    import struct
+
+    from .limits import open_regular
+
+    with open_regular(path, "the image") as f:
+        head = f.read(1 << 16)
+    if not head.startswith(_PNG_MAGIC):
+        return False
+    pos = 8
+    while pos + 8 <= len(head):
+        size, kind = struct.unpack(">I", head[pos:pos + 4])[0], head[pos + 4:pos + 8]
+        if kind in (b"IDAT", b"IEND"):
+            return False
+        if kind == b"tEXt" and head[pos + 8:pos + 8 + size].split(b"\0", 1)[0] == _PNG_KEY:
+            return True
+        pos += 12 + size
+    return False
+
+
+def json_is_ours(path, test: Callable[[object], bool]) -> bool:
+    """Whether the JSON file at ``path`` parses (bounded) to a document ``test`` recognises."""
+    from .limits import load_json
+
+    try:
+        return bool(test(load_json(path, "the file")))
+    except LNEError:
+        return False
+
+
+def onnx_is_ours(path) -> bool:
+    """Whether the ONNX file at ``path`` was written by LNE (``producer_name`` "lne"); its
+    external data, if any, is not read."""
+    import onnx
+
+    from .limits import open_regular
+
+    try:
+        with open_regular(path, "the model") as f:
+            if os.fstat(f.fileno()).st_size > 2 << 30:  # past protobuf's limit: not a model LNE wrote
+                return False
+            data = f.read()  # the model only: its external data, if any, is not read
+        model = onnx.load_model_from_string(data)
+    except Exception:  # noqa: BLE001 - not readable as ONNX: not ours
+        return False
+    return model.producer_name == "lne"
+
+
+@contextlib.contextmanager
+def output_files(specs):
+    """Several output files written all or nothing: ``specs`` is a list of
+    ``(path, kind, force, is_ours[, what])``; yields the temporary paths in the same order.
+    Every destination is checked before any is written."""
+    specs = [tuple(s) + ("output file",) * (5 - len(s)) for s in specs]
+    for path, kind, force, is_ours, what in specs:
+        check_file(path, kind, force, is_ours, what)
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(output_file(path, kind, force, is_ours, what))
+               for path, kind, force, is_ours, what in specs]

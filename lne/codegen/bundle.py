@@ -13,7 +13,6 @@ import json
 import re
 import shutil
 import struct
-import tempfile
 from pathlib import Path
 
 import jinja2
@@ -28,16 +27,50 @@ from ..resources import runtime_dir, templates_dir
 WEIGHTS_VERSION = 1
 WEIGHTS_HEADER = 64
 ALIGN = 64
+# Names a bundle's identifier may not be: C / C++ keywords (and names of the language), the
+# runtime's own (its namespace `lne`, and the `lne_` / `LNE_` prefix of its types, macros and
+# header guards: a bundle called lne_status would hide lne/status.h), CMake's reserved target
+# names and file stems Windows cannot create. Such a name gets the prefix m_.
 _C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
                "extern", "float", "for", "goto", "if", "int", "long", "register", "return", "short", "signed",
                "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while",
-               "class", "namespace", "template", "new", "delete", "this", "main", "lne"}
+               "class", "namespace", "template", "new", "delete", "this", "main", "lne",
+               # the rest of C++ (and C11) reserved words
+               "alignas", "alignof", "and", "and_eq", "asm", "bitand", "bitor", "bool", "catch", "char8_t",
+               "char16_t", "char32_t", "compl", "concept", "consteval", "constexpr", "constinit", "const_cast",
+               "co_await", "co_return", "co_yield", "decltype", "dynamic_cast", "explicit", "export", "false",
+               "friend", "inline", "mutable", "noexcept", "not", "not_eq", "nullptr", "operator", "or", "or_eq",
+               "private", "protected", "public", "reinterpret_cast", "requires", "restrict", "static_assert",
+               "static_cast", "thread_local", "throw", "true", "try", "typeid", "typename", "using", "virtual",
+               "wchar_t", "xor", "xor_eq", "std", "errno", "assert", "null",
+               # CMake's reserved target names (policy CMP0037) and targets a generator makes
+               "all", "clean", "help", "install", "test", "package", "package_source", "depend", "preinstall",
+               "edit_cache", "rebuild_cache", "list_install_components", "all_build", "zero_check", "run_tests",
+               # file stems Windows reserves
+               "con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+# <name>.h sits in an include folder of the bundle (and of every app using it): it must not hide
+# a C, POSIX, glibc or compiler header that the runtime or the app includes as <stem.h>
+_C_KEYWORDS |= {
+    "assert", "complex", "ctype", "errno", "fenv", "float", "inttypes", "iso646", "limits", "locale", "math",
+    "setjmp", "signal", "stdalign", "stdarg", "stdatomic", "stdbool", "stddef", "stdint", "stdio", "stdlib",
+    "stdnoreturn", "string", "tgmath", "threads", "time", "uchar", "wchar", "wctype",
+    "aio", "cpio", "dirent", "dlfcn", "fcntl", "fmtmsg", "fnmatch", "ftw", "glob", "grp", "iconv", "langinfo",
+    "libgen", "monetary", "mqueue", "ndbm", "netdb", "nl_types", "poll", "pthread", "pwd", "regex", "sched",
+    "search", "semaphore", "spawn", "strings", "stropts", "syslog", "tar", "termios", "trace", "ulimit", "unistd",
+    "utime", "utmp", "utmpx", "wordexp", "features", "alloca", "malloc", "memory", "endian", "byteswap",
+    "execinfo", "getopt", "link", "elf", "error", "err", "libintl", "sysexits", "paths", "values", "stdc_predef",
+    "immintrin", "xmmintrin", "emmintrin", "pmmintrin", "tmmintrin", "smmintrin", "nmmintrin", "wmmintrin",
+    "avxintrin", "avx2intrin", "fmaintrin", "x86intrin", "x86gprintrin", "ia32intrin", "mm_malloc", "cpuid",
+    "arm_neon", "arm_acle", "arm_fp16", "arm_bf16", "arm_sve", "omp", "cblas", "openblas_config", "lapacke"}
 
 
 def c_identifier(name: str) -> str:
-    """A safe C identifier (and file stem) derived from a user-given name."""
-    ident = re.sub(r"[^A-Za-z0-9_]", "_", name)[:48].strip("_") or "model"
-    if not ident[0].isalpha() or ident.lower() in _C_KEYWORDS:
+    """A safe C identifier (and file stem) derived from a user-given name: letters, digits and
+    single underscores (a double underscore is reserved in C++), starting with a letter, never a
+    keyword or one of the runtime's names (header guards and symbols cannot collide)."""
+    ident = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", str(name)))[:48].strip("_") or "model"
+    low = ident.lower()
+    if not ident[0].isalpha() or low in _C_KEYWORDS or low.startswith("lne_"):
         ident = "m_" + ident
     return ident
 
@@ -176,11 +209,34 @@ def _environment() -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
-def write_bundle(g, out_dir, target, name: str, debug: bool = False, source=None) -> Path:
-    """Render the bundle into a temporary folder, then move it to out_dir in one step."""
+def is_legacy_bundle(folder: Path) -> bool:
+    """A bundle written by an LNE from before the output marker: a manifest <name>.json with
+    "lne_version" (and its own name) beside its <name>.weights.bin."""
+    from ..limits import load_json
+
+    folder = Path(folder)
+    for f in sorted(folder.glob("*.json"))[:16]:
+        if f.is_symlink() or not f.is_file() or not (folder / f"{f.stem}.weights.bin").is_file():
+            continue
+        try:
+            data = load_json(f, "the manifest")
+        except LNEError:
+            continue
+        if isinstance(data, dict) and "lne_version" in data and data.get("name") in (None, f.stem):
+            return True
+    return False
+
+
+def write_bundle(g, out_dir, target, name: str, debug: bool = False, source=None, force: bool = False,
+                 extra_files=None, log=None) -> Path:
+    """Render the bundle into a fresh temporary sibling of out_dir, then swap it in at out_dir in
+    one step (lne.outputs): an existing out_dir is replaced only if LNE wrote it (its marker, or
+    a bundle from before the marker), or with force=True. extra_files: {name in the bundle:
+    file to copy there}."""
+    from ..outputs import check_folder, output_folder
+
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not list(out_dir.glob("*.json")))):
-        raise LNEError(f"{out_dir}: exists and is not an LNE bundle; refusing to overwrite it")
+    check_folder(out_dir, "bundle", force, legacy=is_legacy_bundle, what="output folder")
     ident = c_identifier(name)
     blob, w_offsets, fingerprint = _weights(g)
     steps, decls, headers = _steps(g, w_offsets)
@@ -195,34 +251,28 @@ def write_bundle(g, out_dir, target, name: str, debug: bool = False, source=None
         "decls": decls, "headers": headers, "pad": " " * (len(ident) + 10), "plugin_cmake": plugin_cmake,
     }
     env = _environment()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        files = {f"{ident}.h": "model.h.j2", f"{ident}.cpp": "model.cpp.j2", "CMakeLists.txt": "CMakeLists.txt.j2",
-                 f"{ident}Config.cmake": "Config.cmake.j2", "example/main.cpp": "example/main.cpp.j2",
-                 "README.md": "README.md.j2"}
-        for rel, tpl in files.items():
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / rel).write_text(env.get_template(tpl).render(**ctx))
-        if target.cross:
-            (tmp / "toolchain.cmake").write_text(env.get_template("toolchain.cmake.j2").render(
-                target=target.name, processor=target.processor, triple=target.triple,
-                emulator=";".join(target.qemu + ("-L", target.sysroot))))
-        (tmp / f"{ident}.weights.bin").write_bytes(blob)
-        _copy_runtime(headers, tmp)
-        m = manifest(g, ident, target, len(blob), fingerprint, debug, steps)
-        m["source"] = str(Path(source).resolve()) if source else None
-        m["plugins"] = used_plugins
-        (tmp / f"{ident}.json").write_text(json.dumps(m, indent=1))
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out_dir.rename(old)
-            tmp.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with output_folder(out_dir, "bundle", force, legacy=is_legacy_bundle, what="output folder", log=log) as tmp:
+            files = {f"{ident}.h": "model.h.j2", f"{ident}.cpp": "model.cpp.j2", "CMakeLists.txt": "CMakeLists.txt.j2",
+                     f"{ident}Config.cmake": "Config.cmake.j2", "example/main.cpp": "example/main.cpp.j2",
+                     "README.md": "README.md.j2"}
+            for rel, tpl in files.items():
+                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / rel).write_text(env.get_template(tpl).render(**ctx))
+            if target.cross:
+                (tmp / "toolchain.cmake").write_text(env.get_template("toolchain.cmake.j2").render(
+                    target=target.name, processor=target.processor, triple=target.triple,
+                    emulator=";".join(target.qemu + ("-L", target.sysroot))))
+            (tmp / f"{ident}.weights.bin").write_bytes(blob)
+            _copy_runtime(headers, tmp)
+            m = manifest(g, ident, target, len(blob), fingerprint, debug, steps)
+            m["source"] = str(Path(source).resolve()) if source else None
+            m["plugins"] = used_plugins
+            (tmp / f"{ident}.json").write_text(json.dumps(m, indent=1))
+            for rel, src in (extra_files or {}).items():
+                shutil.copyfile(src, tmp / Path(rel).name)
+    except OSError as e:  # a full disk, a quota: said plainly; the temporary folder is gone
+        from ..limits import plain
+        raise LNEError(f"output folder {plain(str(out_dir), 200)}: cannot write the bundle: "
+                       f"{e.strerror or e}") from None
     return out_dir

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import onnx
@@ -43,12 +41,47 @@ def report_paths(output) -> tuple[Path, Path]:
     return out.with_name(stem + ".quant.json"), out.with_name(stem + ".sensitivity.png")
 
 
+def _report_is_ours(path) -> bool:
+    from lne.outputs import json_is_ours
+
+    return json_is_ours(path, lambda d: isinstance(d, dict) and {"model", "mode", "layers", "ranges"} <= set(d))
+
+
+def output_specs(output, analyze: bool, plot: bool, force: bool = False) -> list[tuple]:
+    """What quantize writes, for lne.outputs.output_files: the model, and with analyze the JSON
+    report and (plot) the chart beside it; each replaced only if LNE wrote it (or force)."""
+    from lne.outputs import onnx_is_ours, png_is_ours
+
+    json_path, png_path = report_paths(output)
+    specs = [(Path(output), "an ONNX model", force, onnx_is_ours, "-o")]
+    if analyze:
+        specs.append((json_path, "a quantization report", force, _report_is_ours, "report"))
+        if plot:
+            specs.append((png_path, "a sensitivity chart", force, png_is_ours, "chart"))
+    return specs
+
+
+def check_outputs(output, inputs, analyze: bool, plot: bool, force: bool = False) -> None:
+    """Before any work: no output is one of the ``inputs`` (not even with force), and each may be
+    written (lne.outputs)."""
+    from lne.limits import plain
+    from lne.outputs import check_file, same_file
+
+    for path, kind, f, is_ours, what in output_specs(output, analyze, plot, force):
+        for src in inputs:
+            if isinstance(src, (str, Path)) and src and same_file(path, src):
+                hint = "that is the float model; write the quantized model to another file" if src == inputs[0] \
+                    else f"that is the input {plain(str(src), 200)}; choose another output name"
+                raise LNEError(f"{what} {plain(str(path), 200)}: {hint}")
+        check_file(path, kind, f, is_ours, what)
+
+
 def quantize_model(model, output, calib, *, mode: str = "int8", method: str = "minmax",
                    percentile: float = 99.99, keep_float=(), calib_split: str | None = None,
                    calib_size: int | None = 256, analyze: bool = False, eval_data=None,
                    eval_split: str | None = None, eval_size: int | None = 1000, labels=None,
                    budget: float = 1.0, min_sqnr: float = 30.0, plot: bool = True, seed: int = 0, reduce_range: bool = False,
-                   log=lambda msg: None) -> dict:
+                   force: bool = False, log=lambda msg: None) -> dict:
     """Quantize ``model`` to a QDQ ONNX file ``output``; returns the report (also JSON with analyze)."""
     if mode not in MODES:
         raise LNEError(f"mode {mode!r}: choose {' or '.join(MODES)}")
@@ -58,9 +91,9 @@ def quantize_model(model, output, calib, *, mode: str = "int8", method: str = "m
         raise LNEError("--reduce-range is for int8 (it narrows int8 weights to [-64, 64])")
     if not 50.0 < percentile <= 100.0:
         raise LNEError(f"percentile {percentile}: expected a value in (50, 100]")
+    check_outputs(output, (None if isinstance(model, onnx.ModelProto) else model, calib, eval_data, labels),
+                  analyze, plot, force)  # before any work
     src, where = _load(model)
-    if where != "<model>" and Path(output).resolve() == Path(where).resolve():
-        raise LNEError(f"-o {output}: that is the float model; write the quantized model to another file")
     if any(n.op_type in ("QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul") for n in src.graph.node):
         raise LNEError(f"{where}: already quantized (it has QuantizeLinear/DequantizeLinear or QLinear* nodes); "
                        "give the float model")
@@ -106,7 +139,7 @@ def quantize_model(model, output, calib, *, mode: str = "int8", method: str = "m
              "quantized_weights": _weight_bytes(qm)}
     report.update(float_layers=float_layers, quantized_layers=[L.name for L in quant], notes=notes,
                   output=str(output), bytes=sizes)
-    _write_all(qm, Path(output), report if analyze else None, plot and analyze, log)
+    _write_all(qm, Path(output), report if analyze else None, plot and analyze, log, force)
     return report
 
 
@@ -131,36 +164,22 @@ def _weight_bytes(m: onnx.ModelProto) -> int:
     return sum(numpy_helper.to_array(i).nbytes for i in m.graph.initializer if len(i.dims) >= 2)
 
 
-def _write_all(qm, out: Path, report: dict | None, plot: bool, log) -> None:
-    """Write the model (and report, chart) through temporary files: all or nothing."""
-    if out.is_dir():
-        raise LNEError(f"-o {out}: is a folder; give the .onnx file to write")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    json_path, png_path = report_paths(out)
-    tmps = []
-    try:
-        def tmp(suffix):
-            fd, name = tempfile.mkstemp(prefix=".lne-quant-", suffix=suffix, dir=out.parent)
-            os.close(fd)
-            tmps.append(name)
-            return name
-        items = [(tmp(".onnx"), out)]
-        onnx.save(qm, items[0][0])
+def _write_all(qm, out: Path, report: dict | None, plot: bool, log, force: bool = False) -> None:
+    """Write the model (and report, chart) through temporary siblings: all or nothing, each
+    replacing only what LNE wrote (lne.outputs)."""
+    from lne import __version__
+    from lne.outputs import mark_png, output_files
+
+    qm.producer_name, qm.producer_version = "lne", __version__  # how a later run knows it may replace it
+    specs = output_specs(out, report is not None, plot, force)
+    with output_files(specs) as tmps:
+        onnx.save(qm, str(tmps[0]))
         if report is not None:
-            items.append((tmp(".json"), json_path))
-            Path(items[-1][0]).write_text(json.dumps(report, indent=1))
+            tmps[1].write_text(json.dumps(report, indent=1))
             if plot:
                 from .report import bar_chart
-                items.append((tmp(".png"), png_path))
-                bar_chart(report["sensitivity"], report["float_layers"], Path(items[-1][0]),
+                bar_chart(report["sensitivity"], report["float_layers"], tmps[2],
                           f"{Path(report['model']).name} {report['mode']} sensitivity")
-        mask = os.umask(0)
-        os.umask(mask)
-        for t, final in items:
-            os.chmod(t, 0o666 & ~mask)      # mkstemp makes 0600 files
-            os.replace(t, final)
-            tmps.remove(t)
-            log(f"wrote {final}")
-    finally:
-        for t in tmps:
-            Path(t).unlink(missing_ok=True)
+                mark_png(tmps[2], "sensitivity chart")
+    for spec in specs:
+        log(f"wrote {spec[0]}")

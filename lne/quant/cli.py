@@ -47,7 +47,9 @@ def calib_source(value: str):
 @click.option("--calib", required=True, metavar="PATH",
               help="calibration data: HDF5 dataset (artifact), folder of .npy files, .npy file, "
                    "or module:attr of a Python reader (get_next() -> dict or None)")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="QDQ ONNX model to write")
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="QDQ ONNX model to write (an existing file only if LNE wrote it; see --force)")
+@click.option("--force", is_flag=True, help="replace an existing output that LNE did not write")
 @click.option("--mode", type=click.Choice(MODES), default="int8", show_default=True,
               help="int8: int8 weights per channel, uint8 activations; int16: 16-bit fixed point (opset 21)")
 @click.option("--method", type=click.Choice(METHODS), default="minmax", show_default=True,
@@ -71,8 +73,8 @@ def calib_source(value: str):
               help="output SQNR the plan must keep (without labels)")
 @click.option("--no-plot", is_flag=True, help="no sensitivity chart")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
-def quantize(model, calib, output, mode, method, percentile, calib_split, calib_size, keep_float, reduce_range, analyze,
-             eval_data, eval_split, eval_size, labels, budget, min_sqnr, no_plot, as_json):
+def quantize(model, calib, output, force, mode, method, percentile, calib_split, calib_size, keep_float, reduce_range,
+             analyze, eval_data, eval_split, eval_size, labels, budget, min_sqnr, no_plot, as_json):
     """Quantize MODEL (ONNX) to an ONNX QDQ model that onnxruntime and `lne compile` run.
 
     \b
@@ -81,7 +83,7 @@ def quantize(model, calib, output, mode, method, percentile, calib_split, calib_
       lne quantize model.onnx --calib features.h5 --mode int16 -o model.q16.onnx
       lne quantize model.onnx --calib features.h5 --analyze --budget 0.5 -o model.mixed.onnx
     """
-    from .api import quantize_model, report_paths
+    from .api import check_outputs, quantize_model, report_paths
     from .report import table
 
     def log(msg):
@@ -89,10 +91,12 @@ def quantize(model, calib, output, mode, method, percentile, calib_split, calib_
 
     if calib_size < 1 or eval_size < 1:
         raise LNEError("--calib-size and --eval-size must be at least 1")
+    check_outputs(output, (model, calib, eval_data, labels), analyze, not no_plot, force)  # before any work
     rep = quantize_model(model, output, calib_source(calib), mode=mode, method=method, percentile=percentile,
                          keep_float=keep_float, calib_split=calib_split, calib_size=calib_size, analyze=analyze,
                          eval_data=eval_data, eval_split=eval_split, eval_size=eval_size, labels=labels,
-                         budget=budget, min_sqnr=min_sqnr, plot=not no_plot, reduce_range=reduce_range, log=log)
+                         budget=budget, min_sqnr=min_sqnr, plot=not no_plot, reduce_range=reduce_range, force=force,
+                         log=log)
     if as_json:
         click.echo(json.dumps(rep, indent=1))
         return

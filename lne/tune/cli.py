@@ -9,7 +9,9 @@ import click
 @click.command("tune")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="host", show_default=True, help="board to tune for (see `lne targets`)")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="plan file to write (JSON)")
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="plan file to write (JSON; an existing file only if it is a plan; see --force)")
+@click.option("--force", is_flag=True, help="replace an existing output that LNE did not write")
 @click.option("--episodes", default=2000, show_default=True, help="Q-learning episodes (and random-search budget)")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--lr", default=0.5, show_default=True, help="Q-learning rate")
@@ -41,7 +43,7 @@ import click
 @click.option("--plots/--no-plots", default=True, show_default=True, help="write the convergence and per-layer PNGs")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="progress bars on stderr")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON summary on stdout")
-def tune(model, target, output, episodes, seed, lr, discount, explore, replay, runs, warmup, min_time, rounds,
+def tune(model, target, output, force, episodes, seed, lr, discount, explore, replay, runs, warmup, min_time, rounds,
          plugins, no_plugins, remote, ssh_options, cache, fresh, input_shapes, weights, end_to_end, all_libraries,
          time_random, plots, progress, as_json):
     """Find the fastest kernel for every layer of MODEL on the target (QS-DNN search).
@@ -63,5 +65,5 @@ def tune(model, target, output, episodes, seed, lr, discount, explore, replay, r
                  episodes=episodes, seed=seed, lr=lr, discount=discount, explore=explore, replay=replay, runs=runs,
                  warmup=warmup, rounds=rounds, min_time=min_time, remote=remote, ssh_options=ssh_options, cache=cache,
                  fresh=fresh, end_to_end=end_to_end, all_libraries=all_libraries, time_random=time_random,
-                 plots=plots, progress=progress, log=_log)
+                 plots=plots, progress=progress, force=force, log=_log)
     click.echo(json.dumps(s, indent=1) if as_json else describe(s))

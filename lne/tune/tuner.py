@@ -8,7 +8,7 @@ from ..errors import LNEError
 from . import search
 from .candidates import available_plugins, check_model_file, fingerprint, model_layers
 from .measure import Cache, Runner, cache_dir, measure_plans, measure_table
-from .plan import write_plan
+from .plan import plan_text
 from .progress import Counter
 
 LIBRARY_MARGIN = 1.25
@@ -20,12 +20,37 @@ def plot_paths(output) -> tuple[Path, Path]:
     return Path(f"{stem}.convergence.png"), Path(f"{stem}.layers.png")
 
 
+def output_specs(output, plots: bool, force: bool = False) -> list[tuple]:
+    """What tune writes (for lne.outputs.output_files): the plan, and with plots its two PNGs;
+    each replaced only if LNE wrote it (or with force)."""
+    from ..outputs import png_is_ours
+    from .plan import is_plan
+
+    specs = [(Path(output), "a plan", force, is_plan, "plan")]
+    if plots:
+        specs += [(png, "a tuning chart", force, png_is_ours, "chart") for png in plot_paths(output)]
+    return specs
+
+
+def check_outputs(output, inputs, plots: bool, force: bool = False) -> None:
+    """Before any work: no output is one of the ``inputs`` (not even with force); each may be written."""
+    from ..limits import plain
+    from ..outputs import check_file, same_file
+
+    for path, kind, f, is_ours, what in output_specs(output, plots, force):
+        for src in inputs:
+            if src and same_file(path, src):
+                raise LNEError(f"{what} {plain(str(path), 200)}: that is the input {plain(str(src), 200)}; "
+                               "write the plan to another file")
+        check_file(path, kind, f, is_ours, what)
+
+
 def tune(model, output, target: str = "host", *, plugins=None, input_shapes=None, weights=None,
          episodes: int = 2000, seed: int = 0, lr: float = 0.5, discount: float = 1.0, explore: float = 0.3,
          replay: int = 8, runs: int = 10, warmup: int = 2, rounds: int = 3, min_time: float = 0.3,
          remote=None, ssh_options=(), cache=None, fresh: bool = False, end_to_end: bool = True,
          all_libraries: bool = False, time_random: bool = False, plots: bool = True, progress: bool = True,
-         log=lambda msg: None) -> dict:
+         force: bool = False, log=lambda msg: None) -> dict:
     """Tune `model` for `target` and write the plan to `output` (plus two PNGs unless plots=False).
     End to end, in the same run: the plan, the default heuristic, the single-library
     configurations predicted within LIBRARY_MARGIN of the best one (all of them with
@@ -37,6 +62,7 @@ def tune(model, output, target: str = "host", *, plugins=None, input_shapes=None
         raise LNEError("--episodes, --runs and --rounds must be >= 1, --warmup >= 0")
     if not 0 < lr <= 1 or not 0 < discount <= 1 or not 0 <= explore <= 1:
         raise LNEError("--lr and --discount must be in (0, 1], --explore in [0, 1]")
+    check_outputs(output, (model, weights), plots, force)  # before any measurement
     if plots:
         from .plots import require_matplotlib
         require_matplotlib()
@@ -75,18 +101,21 @@ def tune(model, output, target: str = "host", *, plugins=None, input_shapes=None
                       "best_library": best_lib},
         "search": {**params, "seconds": round(r["seconds"], 3), "reached_optimum": r["reached_optimum"]},
     }
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
-    files = []
-    if plots:
-        from . import plots as figs
-        conv_png, layers_png = plot_paths(output)
-        figs.convergence(conv_png, r["q"].history, r["q"].explore_episodes, r["random_history"], predicted["optimum"],
-                         f"{model.stem} on {target}: QS-DNN search")
-        figs.per_layer(layers_png, layers, table, {k.removeprefix("library:"): v for k, v in r["configs"].items()
-                                                   if k == "plan" or k.startswith("library:")},
-                       f"{model.stem} on {target}: per-layer time")
-        files = [str(conv_png), str(layers_png)]
-    write_plan(output, doc)
+    from ..outputs import mark_png, output_files
+
+    specs = output_specs(output, plots, force)
+    with output_files(specs) as tmps:  # the plan and its charts: all or nothing
+        if plots:
+            from . import plots as figs
+            figs.convergence(tmps[1], r["q"].history, r["q"].explore_episodes, r["random_history"],
+                             predicted["optimum"], f"{model.stem} on {target}: QS-DNN search")
+            figs.per_layer(tmps[2], layers, table, {k.removeprefix("library:"): v for k, v in r["configs"].items()
+                                                    if k == "plan" or k.startswith("library:")},
+                           f"{model.stem} on {target}: per-layer time")
+            mark_png(tmps[1], "tuning chart")
+            mark_png(tmps[2], "tuning chart")
+        tmps[0].write_text(plan_text(doc))
+    files = [str(spec[0]) for spec in specs[1:]]
     return {"plan": str(output), "plots": files, "model": str(model), "target": target, "layers": len(layers),
             "candidates": sum(len(l.kernels) for l in layers), "measurement": counts,
             "predicted_ms": predicted, "measured_ms": measured, "measured_min_ms": least, "best_library": best_lib,
