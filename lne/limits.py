@@ -159,16 +159,19 @@ def load_yaml(text: str, what: str):
         raise LNEError(f"{what}: not valid YAML: {str(e)[:300]}") from None
     if root is None:
         return None
-    _check_yaml_nodes(root, what)
+    check_yaml_nodes(root, what)
     try:
         return yaml.safe_load(text)
     except RecursionError:
         raise LNEError(f"{what}: nested more than {MAX_DEPTH} levels deep") from None
     except yaml.YAMLError as e:
         raise LNEError(f"{what}: not valid YAML: {str(e)[:300]}") from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as e:  # PyYAML's constructors on bad scalars
+        raise LNEError(f"{what}: not valid YAML: a value cannot be read ({type(e).__name__}: "
+                       f"{plain(str(e), 200)})") from None
 
 
-def _check_yaml_nodes(root, what: str) -> None:
+def check_yaml_nodes(root, what: str) -> None:
     """Count the nodes of the composed YAML graph as if every alias were expanded (memoized per
     node, so the count itself is linear), and bound the depth."""
     import yaml

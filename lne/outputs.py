@@ -53,6 +53,17 @@ def marker_kind(folder: Path) -> str | None:
     return data.get("kind") if isinstance(data, dict) and isinstance(data.get("kind"), str) else None
 
 
+def mark(folder, kind: str) -> None:
+    """Mark a folder that LNE uses in place (a pipeline work folder) as its own output of
+    ``kind`` (written through a rename: never half a marker; never through a link)."""
+    folder = Path(folder)
+    if marker_kind(folder) == kind or (folder / MARKER).is_symlink():
+        return
+    tmp = folder / f".{MARKER}.{uuid.uuid4().hex[:8]}"
+    tmp.write_text(json.dumps({"kind": kind, "lne_version": __version__}) + "\n")
+    os.replace(tmp, folder / MARKER)
+
+
 def _check_common(path: Path, what: str) -> Path:
     try:
         return _check_common_fs(path, what)

@@ -11,23 +11,91 @@ An artifact is a folder::
 
 It is written in a temporary folder and renamed into place only when complete, so a folder
 with a ``metadata.json`` is always a whole artifact (see :func:`publish`).
+
+``metadata.json`` and ``metrics.json`` are read back through ``lne.limits.load_json`` (regular
+file, bounded size and nesting) and their fields are type-checked: a damaged or hand-edited
+artifact is an LNEError that names the file and the field (the executor then treats the step
+as not cached and runs it again).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from lne import limits
 from lne.errors import LNEError
+from lne.limits import plain, show
 
 METADATA = "metadata.json"
 METRICS = "metrics.json"
 LOG = "log.txt"
 DATA = "data"
+MAX_JSON_BYTES = 16 << 20    # metadata.json / metrics.json of one artifact
+_PARTS = {METADATA, METRICS, LOG, DATA}
+_JSON_TEMP = re.compile(r"\.(?:metadata|metrics)\.json\.[0-9a-f]{8}")   # write_json's temporary files
+
+# field -> (accepted types, description, required)
+_FIELDS = {
+    "format": ((str,), "a string", True),
+    "hash": ((str,), "a string", True),
+    "tool": ((str,), "a string", True),
+    "step": ((str,), "a string", True),
+    "key": ((str, type(None)), "a string", False),
+    "tool_version": ((str, int, float), "a string", False),
+    "workflow": ((str, type(None)), "a string", False),
+    "created": ((str, type(None)), "a string", False),
+    "lne_version": ((str, type(None)), "a string", False),
+    "synthetic": ((bool, type(None)), "true or false", False),
+    "duration_s": ((int, float, type(None)), "a number", False),
+    "params": ((dict,), "an object", False),
+    "inputs": ((dict,), "an object", False),
+}
+
+
+def _type_name(v) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(v), "a number" if isinstance(v, (int, float)) else type(v).__name__)
+
+
+def check_metadata(meta, label: str) -> dict:
+    """``meta`` (parsed metadata.json) if every field has the right type, else an LNEError
+    naming the file and the field."""
+    if not isinstance(meta, dict):
+        raise LNEError(f"{label}: artifact metadata must be a JSON object, got {_type_name(meta)}")
+    for name, (types, desc, required) in _FIELDS.items():
+        if name not in meta:
+            if required:
+                raise LNEError(f"{label}: artifact metadata has no field {name!r}")
+            continue
+        v = meta[name]
+        if not isinstance(v, types) or (isinstance(v, bool) and bool not in types):
+            raise LNEError(f"{label}: field {name!r} must be {desc}, got {_type_name(v)}")
+    for slot, i in (meta.get("inputs") or {}).items():
+        if not isinstance(i, dict):
+            raise LNEError(f"{label}: field 'inputs' -> {show(slot)} must be an object, got {_type_name(i)}")
+        for k in ("step", "format", "hash"):
+            if not isinstance(i.get(k), str):
+                raise LNEError(f"{label}: field 'inputs' -> {show(slot)} -> {k!r} must be a string, "
+                               f"got {_type_name(i.get(k))}")
+    return meta
+
+
+def looks_like_artifact(path: Path) -> bool:
+    """True if ``path`` is a real folder holding nothing but artifact parts (a whole artifact,
+    or one whose metadata.json is missing): a folder the executor may replace."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_dir():
+        return False
+    try:
+        return all(e.name in _PARTS or _JSON_TEMP.fullmatch(e.name) for e in path.iterdir())
+    except OSError:
+        return False
 
 
 @dataclass
@@ -41,11 +109,9 @@ class Artifact:
         path = Path(path)
         meta = path / METADATA
         if not meta.is_file():
-            raise LNEError(f"{path}: not a pipeline artifact (no {METADATA})")
-        try:
-            return cls(path, json.loads(meta.read_text()))
-        except (OSError, ValueError) as e:
-            raise LNEError(f"{meta}: unreadable artifact metadata: {e}") from None
+            raise LNEError(f"{plain(str(path), 200)}: not a pipeline artifact (no {METADATA})")
+        label = plain(str(meta), 200)
+        return cls(path, check_metadata(limits.load_json(meta, "artifact metadata", MAX_JSON_BYTES), label))
 
     @classmethod
     def find(cls, path) -> "Artifact | None":
@@ -72,13 +138,23 @@ class Artifact:
 
     @property
     def metrics(self) -> dict:
-        p = self.path / METRICS
-        return json.loads(p.read_text()) if p.is_file() else {}
+        return read_metrics(self.path)
 
     @property
     def log(self) -> str:
         p = self.path / LOG
-        return p.read_text() if p.is_file() else ""
+        return limits.read_text(p, "the artifact log") if p.is_file() else ""
+
+
+def read_metrics(folder) -> dict:
+    """An artifact's metrics.json ({} if it has none); LNEError if it is not a JSON object."""
+    p = Path(folder) / METRICS
+    if not p.is_file():
+        return {}
+    data = limits.load_json(p, "artifact metrics", MAX_JSON_BYTES)
+    if not isinstance(data, dict):
+        raise LNEError(f"{plain(str(p), 200)}: artifact metrics must be a JSON object, got {_type_name(data)}")
+    return data
 
 
 def hash_tree(root: Path) -> str:
@@ -103,14 +179,17 @@ def fingerprint_path(path: Path) -> str:
     """A cheap stand-in for the content hash of an external input (a raw dataset folder or
     archive): sha256 over each file's relative path, size and modification time."""
     path = Path(path)
-    if not path.exists():
-        return "missing"
-    h = hashlib.sha256()
-    items = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for p in items:
-        st = p.stat()
-        rel = p.name if p == path else p.relative_to(path).as_posix()
-        h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    try:
+        if not path.exists():
+            return "missing"
+        h = hashlib.sha256()
+        items = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for p in items:
+            st = p.stat()
+            rel = p.name if p == path else p.relative_to(path).as_posix()
+            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    except OSError as e:
+        raise LNEError(f"{plain(str(path), 200)}: cannot read: {e.strerror or e}") from None
     return h.hexdigest()
 
 
@@ -127,6 +206,8 @@ def publish(tmp: Path, final: Path, trash_dir: Path) -> None:
     Each rename is atomic; between the two a crash leaves *no* artifact at ``final`` (the step
     simply runs again), never a partial one. (Protects against a killed process; no fsync, so
     not against power loss.)"""
+    if final.is_symlink() or (final.exists() and not looks_like_artifact(final)):
+        raise LNEError(f"{plain(str(final), 200)}: exists and is not a pipeline artifact; refusing to replace it")
     trash_dir.mkdir(parents=True, exist_ok=True)
     old = None
     if final.exists():

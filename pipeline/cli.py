@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from lne.errors import LNEError
+from lne.limits import plain, show
 
 
 def _overrides(values) -> dict:
@@ -18,17 +19,17 @@ def _overrides(values) -> dict:
     for v in values:
         name, sep, text = v.partition("=")
         if not sep or not name:
-            raise LNEError(f"-p {v!r}: expected NAME=VALUE, e.g. -p iterations=2000")
+            raise LNEError(f"-p {show(v)}: expected NAME=VALUE, e.g. -p iterations=2000")
         out[name] = parse_value(text)
     return out
 
 
-def _load(workflow, params, workdir):
+def _load(workflow, params, workdir, force_workdir: bool = False):
     from .executor import Executor, default_workdir
     from .workflow import load
 
     wf = load(workflow, _overrides(params))
-    return wf, Executor(wf, Path(workdir) if workdir else default_workdir(wf))
+    return wf, Executor(wf, Path(workdir) if workdir else default_workdir(wf), force_workdir=force_workdir)
 
 
 _workdir_opt = click.option("-w", "--workdir", type=click.Path(file_okay=False),
@@ -54,16 +55,18 @@ def pipeline():
 @_param_opt
 @click.option("--until", metavar="STEP", help="run only STEP and the steps it needs")
 @click.option("--force", multiple=True, metavar="STEP", help="run STEP even if it is cached")
+@click.option("--force-workdir", is_flag=True,
+              help="use the work folder even though it holds files LNE did not write there")
 @click.option("-q", "--quiet", is_flag=True, help="no progress or tool log on stderr")
 @click.option("--json", "as_json", is_flag=True, help="print the step summary as JSON")
-def run(workflow, workdir, params, until, force, quiet, as_json):
+def run(workflow, workdir, params, until, force, force_workdir, quiet, as_json):
     """Run WORKFLOW: each step in dependency order, skipping cached steps.
 
     \b
     Example:
       lne pipeline run workflows/kws.yml -p source=~/speech_commands_v0.02.tar.gz
     """
-    wf, ex = _load(workflow, params, workdir)
+    wf, ex = _load(workflow, params, workdir, force_workdir)
     ex.quiet = quiet
     states = ex.run(until=until, force=tuple(force))
     if as_json:
@@ -71,15 +74,21 @@ def run(workflow, workdir, params, until, force, quiet, as_json):
         return
     for s in states:
         tool = wf.steps[s.name].tool
-        extra = tool.summary(_metrics(s.path))
+        extra = _summary(tool, s.path)
         dur = f"{s.duration_s:7.1f} s" if s.duration_s is not None else "        "
-        click.echo(f"{s.name:14s} {s.status:7s} {dur}  {s.path}{' [synthetic]' if s.synthetic else ''}"
-                   f"{'  ' + extra if extra else ''}")
+        click.echo(f"{s.name:14s} {s.status:7s} {dur}  {plain(str(s.path), 200)}"
+                   f"{' [synthetic]' if s.synthetic else ''}{'  ' + extra if extra else ''}")
 
 
-def _metrics(path: Path) -> dict:
-    p = path / "metrics.json"
-    return json.loads(p.read_text()) if p.is_file() else {}
+def _summary(tool, path: Path) -> str:
+    """The tool's one-line headline of an artifact's metrics; "" if the metrics cannot be read or
+    do not have the shape the tool expects (a damaged metrics.json must not fail a finished run)."""
+    from .artifact import read_metrics
+
+    try:
+        return plain(tool.summary(read_metrics(path)), 300)
+    except (LNEError, LookupError, TypeError, ValueError, AttributeError, ArithmeticError):
+        return ""
 
 
 def _state_json(s) -> dict:
@@ -146,19 +155,24 @@ def show_artifact(path, as_json):
         click.echo(json.dumps({"metadata": a.metadata, "metrics": a.metrics}, indent=1))
         return
     m = a.metadata
-    click.echo(f"{a.path}: {m['format']}{' [SYNTHETIC]' if a.synthetic else ''}")
-    click.echo(f"  made by {m['tool']} v{m['tool_version']} (step {m['step']!r}) on {m['created']} "
-               f"in {m.get('duration_s', 0):.1f} s")
-    click.echo(f"  content hash {m['hash'][:16]}, cache key {m['key'][:16]}")
-    for slot, i in m.get("inputs", {}).items():
-        click.echo(f"  input {slot}: step {i['step']!r} ({i['format']}, {i['hash'][:16]})")
-    click.echo("  params: " + json.dumps(m.get("params", {})))
+    click.echo(f"{plain(str(a.path), 200)}: {plain(m['format'])}{' [SYNTHETIC]' if a.synthetic else ''}")
+    click.echo(f"  made by {plain(m['tool'])} v{plain(str(m.get('tool_version', '?')))} (step {show(m['step'])}) "
+               f"on {plain(str(m.get('created') or '?'))} in {m.get('duration_s') or 0:.1f} s")
+    click.echo(f"  content hash {plain(m['hash'][:16])}, cache key {plain((m.get('key') or '?')[:16])}")
+    for slot, i in (m.get("inputs") or {}).items():
+        click.echo(f"  input {plain(slot)}: step {show(i['step'])} ({plain(i['format'])}, {plain(i['hash'][:16])})")
+    click.echo("  params: " + plain(json.dumps(m.get("params") or {}), 2000))
     metrics = a.metrics
     if metrics:
-        click.echo("  metrics: " + json.dumps(metrics, indent=1).replace("\n", "\n  "))
-    files = sorted(p for p in a.data.rglob("*") if p.is_file())
-    click.echo(f"  data: {len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.2f} MB")
+        lines = json.dumps(metrics, indent=1).splitlines()
+        click.echo("  metrics: " + "\n  ".join(plain(line, 500) for line in lines[:2000])
+                   + (f"\n  ... {len(lines) - 2000} more lines" if len(lines) > 2000 else ""))
+    data = a.data
+    files = [] if data.is_symlink() or not data.is_dir() else \
+        sorted(p for p in data.rglob("*") if p.is_file() and not p.is_symlink())
+    sizes = {p: p.stat().st_size for p in files}
+    click.echo(f"  data: {len(files)} files, {sum(sizes.values()) / 1e6:.2f} MB")
     for p in files[:20]:
-        click.echo(f"    {p.relative_to(a.data)} ({p.stat().st_size} B)")
+        click.echo(f"    {plain(str(p.relative_to(data)), 200)} ({sizes[p]} B)")
     if len(files) > 20:
         click.echo(f"    ... {len(files) - 20} more")

@@ -18,6 +18,8 @@ A workflow names a tool by its registered name, or by ``package.module:ClassName
 from __future__ import annotations
 
 import importlib
+import inspect
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,9 +27,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from lne.errors import LNEError
+from lne.limits import plain, show
 
 from .artifact import Artifact
-from .params import Param
+from .params import Param, brief
 
 
 @dataclass(frozen=True)
@@ -127,19 +130,87 @@ def all_tools() -> dict[str, type[Tool]]:
     return dict(sorted(_REGISTRY.items()))
 
 
-def get_tool(ref: str) -> type[Tool]:
-    """A tool by registered name or ``package.module:ClassName``; LNEError if unknown."""
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_ATTR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_allowed_packages(allowed_packages) -> tuple[str, ...] | None:
+    """``allowed_packages`` as a tuple of dotted package names (None: any module may be imported)."""
+    if allowed_packages is None:
+        return None
+    if isinstance(allowed_packages, str):
+        allowed_packages = (allowed_packages,)
+    out = tuple(allowed_packages)
+    for p in out:
+        if not isinstance(p, str) or not _MODULE.fullmatch(p):
+            raise LNEError(f"allowed package {show(p)}: expected a dotted package name such as 'mytools'")
+    return out
+
+
+def _in_packages(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def check_tool_class(cls, ref: str = "") -> type[Tool]:
+    """``cls`` if it is a usable Tool class (a concrete subclass with a name, an output format
+    and well-formed inputs and parameters), else an LNEError that says what is wrong."""
+    what = f"tool {show(ref)}" if ref else "tool"
+    if not (isinstance(cls, type) and issubclass(cls, Tool)):
+        kind = "a class" if isinstance(cls, type) else f"a {type(cls).__name__}"
+        raise LNEError(f"{what} is {kind}, not a pipeline Tool class (a subclass of lne.pipeline.Tool)")
+    if cls is Tool or cls.run is Tool.run or inspect.isabstract(cls):
+        raise LNEError(f"{what} is abstract (it does not implement run()); name a concrete Tool subclass")
+    for attr in ("name", "output", "version"):
+        v = getattr(cls, attr, None)
+        if not isinstance(v, str) or not v:
+            raise LNEError(f"{what}: its {attr!r} must be a non-empty string, got {brief(v)}")
+    if not isinstance(cls.inputs, dict) or not all(isinstance(k, str) and isinstance(v, Input)
+                                                   for k, v in cls.inputs.items()):
+        raise LNEError(f"{what}: its 'inputs' must map slot names to Input(...)")
+    if not all(isinstance(i.formats, (str, tuple, list)) and all(isinstance(f, str) for f in i.accepts)
+               for i in cls.inputs.values()):
+        raise LNEError(f"{what}: an input accepts formats that are not strings")
+    if not isinstance(cls.params, dict) or not all(isinstance(k, str) and isinstance(v, Param)
+                                                   for k, v in cls.params.items()):
+        raise LNEError(f"{what}: its 'params' must map parameter names to Param(...)")
+    return cls
+
+
+def get_tool(ref: str, allowed_packages: tuple[str, ...] | None = None) -> type[Tool]:
+    """A tool by registered name or ``package.module:ClassName``; LNEError if unknown.
+
+    ``allowed_packages=None`` (a trusted, local workflow) imports any module a reference names.
+    A tuple (a workflow from elsewhere, e.g. the HTTP service) allows only the registered tools
+    and modules inside those packages; the name is checked before anything is imported, so a
+    module outside them never runs. ``()`` allows the registered tools only."""
     _load_builtins()
+    if not isinstance(ref, str) or not ref:
+        raise LNEError(f"a tool is named by a non-empty string, got {brief(ref)}")
     if ref in _REGISTRY:
         return _REGISTRY[ref]
-    if ":" in ref:
-        mod, _, attr = ref.partition(":")
-        try:
-            cls = getattr(importlib.import_module(mod), attr)
-        except (ImportError, AttributeError) as e:
-            raise LNEError(f"cannot import tool {ref!r}: {e}") from None
-        if not (isinstance(cls, type) and issubclass(cls, Tool)):
-            raise LNEError(f"{ref!r} is not a pipeline Tool class")
-        return cls
-    raise LNEError(f"unknown tool {ref!r}; tools are: {', '.join(_REGISTRY)}")
-
+    if ":" not in ref:
+        raise LNEError(f"unknown tool {show(ref)}; tools are: {', '.join(_REGISTRY)}")
+    mod, _, attr = ref.partition(":")
+    if not _MODULE.fullmatch(mod) or not _ATTR.fullmatch(attr):
+        raise LNEError(f"tool {show(ref)}: expected a registered tool name or package.module:ClassName")
+    packages = check_allowed_packages(allowed_packages)
+    if packages is not None and not _in_packages(mod, packages):
+        allowed = ", ".join(packages) if packages else "none"
+        raise LNEError(f"tool {show(ref)}: module {show(mod)} is not in an allowed package (allowed: {allowed}); "
+                       f"registered tools are: {', '.join(_REGISTRY)}")
+    try:
+        module = importlib.import_module(mod)
+    except ModuleNotFoundError as e:
+        missing = e.name or mod
+        extra = "" if missing == mod else f" (needed by {show(mod)})"
+        raise LNEError(f"cannot import tool {show(ref)}: no module named {show(missing)}{extra}") from None
+    except (Exception, SystemExit) as e:  # a module's import-time code can raise anything
+        raise LNEError(f"cannot import tool {show(ref)}: importing module {show(mod)} failed: "
+                       f"{type(e).__name__}: {plain(str(e), 200)}") from None
+    try:
+        cls = getattr(module, attr)
+    except AttributeError:
+        raise LNEError(f"cannot import tool {show(ref)}: module {show(mod)} has no attribute {show(attr)}") from None
+    except Exception as e:  # a module __getattr__ that fails
+        raise LNEError(f"cannot import tool {show(ref)}: {type(e).__name__}: {plain(str(e), 200)}") from None
+    return check_tool_class(cls, ref)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..params import Param
 from ..tool import Input, Tool, register
-from .common import BUNDLE, FEATURES, MODEL, PARTITIONS, REPORT, classes_of, need
+from .common import BUNDLE, FEATURES, MODEL, PARTITIONS, REPORT, classes_of, need, open_h5
 
 
 class TorchEngine:
@@ -85,9 +85,8 @@ class AccuracyKws(Tool):
             f" on {metrics.get('samples')} {'SYNTHETIC ' if metrics.get('synthetic') else ''}clips"
 
     def run(self, ctx) -> None:
-        h5py = need("h5py", "the accuracy tool")
         p = ctx.params
-        with h5py.File(ctx.inputs["features"].data / "features.h5", "r") as h5:
+        with open_h5(ctx.inputs["features"].data / "features.h5", "the features") as h5:
             classes = classes_of(h5)
             x = h5[p["partition"]]["mfcc"][()][:, None]
             y = h5[p["partition"]]["label"][()]

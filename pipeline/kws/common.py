@@ -35,6 +35,19 @@ def write_strings(group, name: str, values) -> None:
     group.create_dataset(name, data=list(values), dtype=h5py.string_dtype("utf-8"))
 
 
+def open_h5(path, what: str = "the HDF5 file"):
+    """An artifact's HDF5 file for reading: a regular file only (a FIFO would block the open);
+    LNEError if it is missing or not HDF5."""
+    from lne.limits import check_regular, plain
+
+    h5py = need("h5py", "HDF5 artifacts")
+    check_regular(path, what)
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise LNEError(f"{plain(str(path), 200)}: cannot read {what}: {plain(str(e), 200)}") from None
+
+
 def read_strings(dataset) -> list[str]:
     return [s for s in dataset.asstr()[()]] if dataset.shape != (0,) else []
 

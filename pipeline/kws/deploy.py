@@ -21,7 +21,7 @@ from lne.errors import LNEError
 
 from ..params import Param
 from ..tool import Input, Tool, register
-from .common import BUNDLE, FEATURES, MODEL, need
+from .common import BUNDLE, FEATURES, MODEL, open_h5
 
 
 def _strip_build(build_dir) -> None:
@@ -79,8 +79,7 @@ class DeployLne(Tool):
         if host:
             checks = [validate_model(onnx_path, bundle, {}, None, p["rtol"], p["atol"], seed=0)]
             if "features" in ctx.inputs and p["validate_samples"]:
-                h5py = need("h5py", "the deploy tool")
-                with h5py.File(ctx.inputs["features"].data / "features.h5", "r") as h5:
+                with open_h5(ctx.inputs["features"].data / "features.h5", "the features") as h5:
                     x = h5["test"]["mfcc"][:p["validate_samples"]]
                 name = m["inputs"][0]["name"]
                 checks += [validate_model(onnx_path, bundle, {name: x[i][None, None].astype(np.float32)}, None,

@@ -23,7 +23,7 @@ from lne.errors import LNEError
 
 from ..params import Param
 from ..tool import Input, Tool, register
-from .common import AUDIO_DATASET, FEATURES, PARTITIONS, SAMPLE_RATE, need, read_strings, write_strings
+from .common import AUDIO_DATASET, FEATURES, PARTITIONS, SAMPLE_RATE, need, open_h5, read_strings, write_strings
 
 # fixed settings (stored as attributes too)
 FIXED = {"window": "hann", "center": True, "pad_mode": "constant", "power": 2.0, "mel_norm": "slaney",
@@ -99,7 +99,7 @@ class Mfcc(Tool):
         p = ctx.params
         src = ctx.inputs["dataset"].data / "dataset.h5"
         counts = {}
-        with h5py.File(src, "r") as h5, h5py.File(ctx.out / "features.h5", "w") as out:
+        with open_h5(src, "the audio dataset") as h5, h5py.File(ctx.out / "features.h5", "w") as out:
             sr = int(h5.attrs["sample_rate"])
             if sr != p["sample_rate"]:
                 raise LNEError(f"step {ctx.step!r}: dataset sample rate {sr} Hz, parameter sample_rate "

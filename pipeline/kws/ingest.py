@@ -16,7 +16,12 @@ partition's keyword-clip count are kept / made (the TensorFlow speech_commands c
 unknown clips picked with a seeded shuffle, silence clips cut from the background noise at a
 random offset and volume. Partitions come from the list files; when both are absent, from the
 dataset's hash-of-speaker rule (sha1 of the file name up to ``_nohash_``). Corrupt, non-16 kHz or
-non-mono WAVs are reported in the log and metrics and skipped.
+non-mono WAVs are reported in the log and metrics and skipped, and so is anything named ``*.wav``
+that is not a regular file (a FIFO would block the read forever). Sizes are bounded before
+anything is read: a keyword clip is read up to its first second, a background-noise file of
+more than ``MAX_NOISE_SECONDS`` is skipped, an archive is extracted member by member (links out of
+it, devices and FIFOs refused by the ``data`` filter) up to ``MAX_ARCHIVE_MEMBERS`` files and
+``MAX_ARCHIVE_BYTES``.
 """
 from __future__ import annotations
 
@@ -28,7 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lne import limits
 from lne.errors import LNEError
+from lne.limits import plain
 
 from ..params import Param
 from ..tool import Input, Tool, register
@@ -36,6 +43,10 @@ from .common import (AUDIO_DATASET, KEYWORDS, NOISE_DIR, PARTITIONS, SAMPLE_RATE
                      UNKNOWN, need, write_strings)
 
 _MAX_PER_CLASS = 2 ** 27 - 1
+MAX_NOISE_SECONDS = 600                 # a background-noise file (Speech Commands' are about 60 s)
+MAX_ARCHIVE_MEMBERS = 1_000_000         # Speech Commands v0.02 has about 106,000
+MAX_ARCHIVE_BYTES = 64 << 30            # ... and about 3.8 GB
+MAX_LIST_BYTES = 16 << 20               # validation_list.txt / testing_list.txt
 
 
 def hash_partition(filename: str, validation_percentage: float, testing_percentage: float) -> str:
@@ -50,13 +61,15 @@ def hash_partition(filename: str, validation_percentage: float, testing_percenta
     return "train"
 
 
-def check_wav(path: Path) -> str:
-    """Why ``path`` is skipped ("" for a readable 16 kHz mono WAV header)."""
-    sf = need("soundfile", "reading WAV files")
+def _open(path: Path):
+    """(open binary file, "") for a regular file, else (None, why it is skipped)."""
     try:
-        info = sf.info(str(path))
-    except Exception as e:  # soundfile raises several types for corrupt files
-        return f"unreadable: {str(e).strip() or type(e).__name__}"
+        return limits.open_regular(path, "the WAV file"), ""
+    except LNEError as e:
+        return None, str(e).rpartition("cannot read the WAV file: ")[2] or str(e)
+
+
+def _header_problem(info) -> str:
     if info.samplerate != SAMPLE_RATE:
         return f"sample rate {info.samplerate} Hz, expected {SAMPLE_RATE}"
     if info.channels != 1:
@@ -66,16 +79,40 @@ def check_wav(path: Path) -> str:
     return ""
 
 
-def read_wav(path: Path) -> tuple[np.ndarray | None, str]:
-    """(int16 samples, "") for a good 16 kHz mono WAV, else (None, why it is skipped)."""
+def check_wav(path: Path) -> str:
+    """Why ``path`` is skipped ("" for a readable 16 kHz mono WAV header of a regular file)."""
     sf = need("soundfile", "reading WAV files")
-    why = check_wav(path)
-    if why:
+    f, why = _open(path)
+    if f is None:
+        return why
+    with f:
+        try:
+            info = sf.info(f)
+        except Exception as e:  # soundfile raises several types for corrupt files
+            return f"unreadable: {plain(str(e).strip(), 200) or type(e).__name__}"
+    return _header_problem(info)
+
+
+def read_wav(path: Path, max_frames: int | None = None, keep: int | None = None) -> tuple[np.ndarray | None, str]:
+    """(int16 samples, "") for a good 16 kHz mono WAV, else (None, why it is skipped). A file of
+    more than ``max_frames`` samples is skipped; only the first ``keep`` samples are read."""
+    sf = need("soundfile", "reading WAV files")
+    f, why = _open(path)
+    if f is None:
         return None, why
-    try:
-        data, _ = sf.read(str(path), dtype="int16", always_2d=False)
-    except Exception as e:
-        return None, f"unreadable: {str(e).strip() or type(e).__name__}"
+    with f:
+        try:
+            with sf.SoundFile(f) as snd:
+                why = _header_problem(snd)
+                if why:
+                    return None, why
+                if max_frames is not None and snd.frames > max_frames:
+                    return None, (f"{snd.frames} samples ({snd.frames / SAMPLE_RATE:.0f} s); at most "
+                                  f"{max_frames} are read")
+                n = snd.frames if keep is None else min(snd.frames, keep)
+                data = snd.read(frames=n, dtype="int16", always_2d=False)
+        except Exception as e:
+            return None, f"unreadable: {plain(str(e).strip(), 200) or type(e).__name__}"
     return (data, "") if data.size else (None, "no samples")
 
 
@@ -96,7 +133,7 @@ def _find_root(folder: Path) -> Path:
     subs = [d for d in folder.iterdir() if d.is_dir()]
     if len(subs) == 1 and looks_like(subs[0]):
         return subs[0]
-    raise LNEError(f"{folder}: no Speech Commands layout here (no word folders with .wav files)")
+    raise LNEError(f"{plain(str(folder), 200)}: no Speech Commands layout here (no word folders with .wav files)")
 
 
 def _source_root(ctx) -> tuple[Path, str]:
@@ -112,22 +149,44 @@ def _source_root(ctx) -> tuple[Path, str]:
         dest = ctx.scratch / "extracted"
         done = ctx.scratch / "extracted.ok"
         if not done.is_file():
-            ctx.log(f"extracting {path} ...")
-            try:
-                with tarfile.open(path) as tar:
-                    tar.extractall(dest, filter="data")
-            except (tarfile.TarError, OSError) as e:
-                raise LNEError(f"{path}: cannot extract: {e}") from None
+            ctx.log(f"extracting {plain(str(path), 200)} ...")
+            _extract(path, dest)
             done.touch()
         return _find_root(dest), str(path)
-    raise LNEError(f"source {src}: not a folder or a .tar.gz archive")
+    raise LNEError(f"source {plain(str(src), 200)}: not a folder or a .tar.gz archive")
+
+
+def _bounded(tar, label: str):
+    """The archive's members, refusing (before extracting it) one past the count or size limit."""
+    count = total = 0
+    for m in tar:
+        count += 1
+        total += max(int(m.size), 0)
+        if count > MAX_ARCHIVE_MEMBERS:
+            raise LNEError(f"{label}: more than {MAX_ARCHIVE_MEMBERS} files in the archive")
+        if total > MAX_ARCHIVE_BYTES:
+            raise LNEError(f"{label}: the archive holds more than {MAX_ARCHIVE_BYTES >> 30} GiB")
+        yield m
+
+
+def _extract(path: Path, dest: Path) -> None:
+    """Extract a (compressed) tar archive with the ``data`` filter (no absolute or '..' member,
+    no link out of ``dest``, no device or FIFO), opened only if it is a regular file."""
+    label = plain(str(path), 200)
+    with limits.open_regular(path, "the archive") as f:
+        try:
+            with tarfile.open(fileobj=f, mode="r:*") as tar:
+                tar.extractall(dest, members=_bounded(tar, label), filter="data")
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise LNEError(f"{label}: cannot extract: {plain(str(e), 200)}") from None
 
 
 def _read_list(root: Path, name: str) -> set[str] | None:
     p = root / name
-    if not p.is_file():
+    if not p.exists() and not p.is_symlink():
         return None
-    return {line.strip().replace("\\", "/") for line in p.read_text().splitlines() if line.strip()}
+    text = limits.read_text(p, f"the partition list {name}", MAX_LIST_BYTES)
+    return {line.strip().replace("\\", "/") for line in text.splitlines() if line.strip()}
 
 
 @register
@@ -163,7 +222,7 @@ class IngestSpeechCommands(Tool):
             raise LNEError(f"step {ctx.step!r}: duplicate words in {p['words']}")
         val_list, test_list = _read_list(root, "validation_list.txt"), _read_list(root, "testing_list.txt")
         use_lists = val_list is not None or test_list is not None
-        ctx.log(f"reading {root} ({'list files' if use_lists else 'hash-of-speaker rule'} for partitions)")
+        ctx.log(f"reading {plain(str(root), 200)} ({'list files' if use_lists else 'hash-of-speaker rule'} for partitions)")
         skipped: list[dict] = []
 
         files = sorted(f for d in root.iterdir() if d.is_dir() and not d.name.startswith(("_", "."))
@@ -175,7 +234,7 @@ class IngestSpeechCommands(Tool):
             why = check_wav(f)
             if why:
                 skipped.append({"file": rel, "reason": why})
-                ctx.log(f"skipped {rel}: {why}")
+                ctx.log(f"skipped {plain(rel, 200)}: {why}")
                 continue
             if use_lists:
                 part = "validation" if rel in (val_list or ()) else "test" if rel in (test_list or ()) else "train"
@@ -190,11 +249,11 @@ class IngestSpeechCommands(Tool):
 
         noise = {}
         for f in sorted((root / NOISE_DIR).glob("*.wav")) if (root / NOISE_DIR).is_dir() else []:
-            audio, why = read_wav(f)
+            audio, why = read_wav(f, max_frames=MAX_NOISE_SECONDS * SAMPLE_RATE)
             if audio is None or len(audio) < SAMPLE_RATE:
                 why = why or "shorter than 1 s"
                 skipped.append({"file": f"{NOISE_DIR}/{f.name}", "reason": why})
-                ctx.log(f"skipped {NOISE_DIR}/{f.name}: {why}")
+                ctx.log(f"skipped {NOISE_DIR}/{plain(f.name, 200)}: {why}")
                 continue
             noise[f.stem] = audio
         if not noise and p["silence_percentage"] > 0:
@@ -244,10 +303,10 @@ class IngestSpeechCommands(Tool):
                 buf.clear()
         for label, sid, speaker, src in ctx.progress(items, desc=f"writing {g.name[1:]}", unit="clip"):
             if isinstance(src, Path):
-                x, why = read_wav(src)
+                x, why = read_wav(src, keep=SAMPLE_RATE)
                 if x is None:
                     skipped.append({"file": sid, "reason": why})
-                    ctx.log(f"skipped {sid}: {why}")
+                    ctx.log(f"skipped {plain(sid, 200)}: {why}")
                     continue
                 src = fit_1s(x)
             buf.append(src)

@@ -23,7 +23,7 @@ from lne.errors import LNEError
 
 from ..params import Param
 from ..tool import Input, Tool, register
-from .common import FEATURES, MODEL, classes_of, need
+from .common import FEATURES, MODEL, classes_of, need, open_h5
 from .nets import TABLES, architecture, build, count_macs, export_onnx
 
 
@@ -54,8 +54,7 @@ class Sampler:
 
 
 def _load(path, part):
-    h5py = need("h5py", "the training tool")
-    with h5py.File(path, "r") as h5:
+    with open_h5(path, "the features") as h5:
         g = h5[part]
         return g["mfcc"][()], g["label"][()]
 
@@ -115,8 +114,7 @@ class TrainKws(Tool):
         path = ctx.inputs["features"].data / "features.h5"
         xtr, ytr = _load(path, "train")
         xva, yva = _load(path, "validation")
-        h5py = need("h5py", "the training tool")
-        with h5py.File(path, "r") as h5:
+        with open_h5(path, "the features") as h5:
             classes = classes_of(h5)
         if len(xtr) == 0:
             raise LNEError(f"step {ctx.step!r}: the training partition is empty")

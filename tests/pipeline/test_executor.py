@@ -122,8 +122,8 @@ def test_failing_step_leaves_no_artifact_and_earlier_ones_stay(tmp_path):
 def test_leftovers_of_a_crash_are_cleaned_and_half_folders_replaced(tmp_path):
     run(tmp_path)
     work = tmp_path / "work"
-    (work / ".tmp" / "scaled-dead").mkdir(parents=True)
-    (work / ".tmp" / "scaled-dead" / "junk").write_text("x")
+    (work / ".tmp" / "scaled-deadbeef").mkdir(parents=True)    # named as the executor names them
+    (work / ".tmp" / "scaled-deadbeef" / "junk").write_text("x")
     (work / "total" / "metadata.json").unlink()                # not a complete artifact any more
     status, calls = run(tmp_path)
     assert calls == ["total"] and not any((work / ".tmp").iterdir())
