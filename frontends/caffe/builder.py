@@ -8,11 +8,14 @@ Caffe fields against real shapes, and IR errors come back naming the layer.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from lne import ops
 from lne.errors import LNEError
 from lne.ir import Graph, Node, Tensor
+from lne.limits import MAX_ELEMENTS, MAX_RANK, plain, show
 
 from .reader import blob_array
 
@@ -27,11 +30,14 @@ class Builder:
         self.layer = None
         self.index = -1
         self._planned: dict[str, int] = {}   # tensor name -> top index, for the layer being lowered
+        self._node_names: set[str] = {n.name for n in graph.nodes}
+        self._next: dict[str, int] = {}      # tensor base name -> next suffix to try (fresh names in O(1))
+        self._next_node: dict[str, int] = {}  # the same for node names
 
     # -- errors ---------------------------------------------------------------------------------
     def error(self, msg: str, layer=None) -> LNEError:
         layer = layer or self.layer
-        return LNEError(f"{self.path}: layer {layer.name!r} ({layer.type}): {msg}")
+        return LNEError(f"{plain(str(self.path), 200)}: layer {show(layer.name)} ({plain(layer.type)}): {msg}")
 
     # -- blobs ----------------------------------------------------------------------------------
     def bottom(self, i: int = 0) -> str:
@@ -40,7 +46,7 @@ class Builder:
             raise self.error(f"needs at least {i + 1} bottom blob(s), has {len(layer.bottom)}")
         blob = layer.bottom[i]
         if blob not in self.current:
-            raise self.error(f"bottom {blob!r} is not produced by any earlier layer or net input")
+            raise self.error(f"bottom {show(blob)} is not produced by any earlier layer or net input")
         return self.current[blob]
 
     def bottoms(self) -> list[str]:
@@ -63,10 +69,18 @@ class Builder:
         return name
 
     def fresh(self, base: str) -> str:
-        name, i = base, 1
-        while name in self.g.tensors or name in self.reserved or name in self._planned:
-            name, i = f"{base}_{i}", i + 1
-        return name
+        """A tensor name not taken, from `base`: `base`, else `base_1`, `base_2`... (the suffix
+        to try next is kept per base, so many layers of one name stay linear)."""
+        def taken(name):
+            return name in self.g.tensors or name in self.reserved or name in self._planned
+
+        if not taken(base):
+            return base
+        i = self._next.get(base, 1)
+        while taken(f"{base}_{i}"):
+            i += 1
+        self._next[base] = i + 1
+        return f"{base}_{i}"
 
     def begin(self, index: int, layer) -> None:
         self.index, self.layer, self._planned = index, layer, {}
@@ -92,10 +106,17 @@ class Builder:
         layer = self.layer
         outs = [out] if isinstance(out, str) else list(out) if out is not None else \
             [self.fresh(f"{layer.name}/{tag or op.lower()}")]
-        names = {n.name for n in self.g.nodes}
+        names = self._node_names
+        if len(names) < len(self.g.nodes):  # nodes added behind the builder's back
+            names.update(n.name for n in self.g.nodes)
         name = layer.name if tag is None and layer.name not in names else f"{layer.name}/{tag or op.lower()}"
-        while name in names:
-            name += "_"
+        if name in names:
+            base, i = name, self._next_node.get(name, 1)
+            while f"{base}_{i}" in names:
+                i += 1
+            self._next_node[base] = i + 1
+            name = f"{base}_{i}"
+        names.add(name)
         node = Node(name, op, list(inputs), outs, dict(attrs or {}))
         opdef = ops.get(op)
         for o in outs:
@@ -107,13 +128,22 @@ class Builder:
             ins = [self.g.tensors[i] if i else None for i in node.inputs]
             for o, (shape, dtype) in zip(outs, opdef.infer(node, ins)):
                 shape = tuple(int(d) for d in shape)
+                if len(shape) > MAX_RANK:
+                    raise LNEError(f"output would have {len(shape)} dimensions; LNE compiles tensors of at most "
+                                   f"{MAX_RANK}")
                 if any(d <= 0 for d in shape):
                     raise LNEError(f"output would have shape {list(shape)}; every dimension must be positive")
+                if math.prod(shape) > MAX_ELEMENTS:
+                    raise LNEError(f"output would have shape {list(shape)}; LNE compiles tensors of at most "
+                                   f"{MAX_ELEMENTS} elements")
                 self.g.tensors[o].shape, self.g.tensors[o].dtype = shape, dtype
         except LNEError as e:
             msg = str(e)
-            prefix = f"node {name!r} ({op}): "
-            raise self.error(msg[len(prefix):] if msg.startswith(prefix) else msg) from None
+            for prefix in (f"node {name!r} ({op}): ", f"node {show(name)} ({op}): "):
+                if msg.startswith(prefix):
+                    msg = msg[len(prefix):]
+                    break
+            raise self.error(msg) from None
         return out if isinstance(out, list) else outs[0]
 
     # -- weights --------------------------------------------------------------------------------
@@ -129,12 +159,12 @@ class Builder:
         elif self.weights is None:
             raise self.error(f"has no weights ({what}); pass the caffemodel with --weights net.caffemodel")
         else:
-            raise self.error(f"the caffemodel {self.weights_path} has no layer named {layer.name!r} "
+            raise self.error(f"the caffemodel {self.weights_path} has no layer named {show(layer.name)} "
                              f"(it needs {what})")
         if not lo <= len(protos) <= hi:
             want = f"{lo}" if lo == hi else f"{lo} to {hi}"
             raise self.error(f"{source} gives {len(protos)} blob(s); this layer needs {want} ({what})")
-        return [blob_array(p, f"{source}: layer {layer.name!r} blob {i}") for i, p in enumerate(protos)]
+        return [blob_array(p, f"{plain(source, 200)}: layer {show(layer.name)} blob {i}") for i, p in enumerate(protos)]
 
     def check_blob(self, array: np.ndarray, shape: tuple[int, ...], what: str, index: int) -> np.ndarray:
         """`array` reshaped to `shape`; its shape must equal it up to leading 1s (legacy 4-D blobs)."""

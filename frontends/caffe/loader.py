@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lne import limits
 from lne.errors import LNEError
 from lne.ir import Graph, Node, Tensor
+from lne.limits import MAX_NAME, MAX_RANK, plain, show
 
 from .builder import Builder
 from .layers import LOWERINGS, TRAINING_ONLY
@@ -28,12 +30,12 @@ def supported_layers() -> list[str]:
 
 def load(path, weights=None, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
     path = Path(path)
-    if not path.is_file():
-        raise LNEError(f"{path}: no such prototxt file")
+    limits.check_regular(path, "the prototxt")  # a FIFO or a device would block: regular files only
     weights_path = Path(weights) if weights is not None else None
-    if weights_path is not None and not weights_path.is_file():
-        raise LNEError(f"{weights_path}: no such caffemodel file")
+    if weights_path is not None:
+        limits.check_regular(weights_path, "the caffemodel")
     header, blocks = read_prototxt(path)
+    _check_names(path, header, blocks)
     level, stages = (header.state.level, set(header.state.stage)) if header.HasField("state") else (0, set())
     kept = [blk for blk in blocks if _included(blk.msg, level, stages)]
     _check_types(path, kept)
@@ -41,7 +43,7 @@ def load(path, weights=None, input_shapes: dict[str, tuple[int, ...]] | None = N
         if blk.error:
             raise LNEError(blk.error)
     if not kept:
-        raise LNEError(f"{path}: the net has no layers (for the TEST phase)")
+        raise LNEError(f"{plain(str(path), 200)}: the net has no layers (for the TEST phase)")
     weight_map = read_caffemodel(weights_path) if weights_path is not None else None
     layers = [blk.msg for blk in kept]
 
@@ -70,12 +72,31 @@ def load(path, weights=None, input_shapes: dict[str, tuple[int, ...]] | None = N
             available[blob] = None
     unknown = set(shapes) - set(g.inputs)
     if unknown:
-        raise LNEError(f"{path}: --input-shape names {sorted(unknown)}, but the net's inputs are {g.inputs}")
+        raise LNEError(f"{plain(str(path), 200)}: --input-shape names [{', '.join(show(n) for n in sorted(unknown))}], "
+                       f"but the net's inputs are [{', '.join(show(n) for n in g.inputs)}]")
     if not g.inputs:
-        raise LNEError(f"{path}: the net has no inputs (give `input:` + `input_shape`, or an Input layer)")
+        raise LNEError(f"{plain(str(path), 200)}: the net has no inputs (give `input:` + `input_shape`, or an Input "
+                       "layer)")
     _set_outputs(b, sorted(available))
     merge_batchnorm_scale(g)
     return g
+
+
+def _check_names(path, header, blocks) -> None:
+    """Net, input, layer and blob names at most MAX_NAME characters (they end up in messages,
+    tensor names and the generated code's comments)."""
+    where = plain(str(path), 200)
+    for name in [header.name, *header.input]:
+        if len(name) > MAX_NAME:
+            raise LNEError(f"{where}: the name {show(name)} is too long; LNE reads names of at most {MAX_NAME} "
+                           "characters")
+    for blk in blocks:
+        layer = blk.msg
+        for field, name in [("name", layer.name), ("type", layer.type), *(("top", t) for t in layer.top),
+                            *(("bottom", b) for b in layer.bottom)]:
+            if len(name) > MAX_NAME:
+                raise LNEError(f"{where}:{blk.line}: the layer's {field} {show(name)} is too long; LNE reads names "
+                               f"of at most {MAX_NAME} characters")
 
 
 def _included(layer, level: int, stages: set[str]) -> bool:
@@ -95,12 +116,12 @@ def _check_types(path, kept) -> None:
     for blk in kept:
         t = blk.msg.type
         if t != "Input" and t not in LOWERINGS:
-            unsupported.setdefault(t or "(no type)", []).append(blk.msg.name or f"line {blk.line}")
+            unsupported.setdefault(plain(t) if t else "(no type)", []).append(blk.msg.name or f"line {blk.line}")
     if not unsupported:
         return
-    lines = [f"{path}: {len(unsupported)} unsupported Caffe layer type(s):"]
+    lines = [f"{plain(str(path), 200)}: {len(unsupported)} unsupported Caffe layer type(s):"]
     for t, names in sorted(unsupported.items()):
-        shown = ", ".join(repr(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        shown = ", ".join(show(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         hint = " (a training layer: keep it out of the TEST phase with include { phase: TRAIN })" \
             if t in TRAINING_ONLY else ""
         lines.append(f"  {t}: layers {shown}{hint}")
@@ -123,8 +144,8 @@ def _header_inputs(path, header, overrides):
         elif header.input_dim:
             shape = tuple(header.input_dim[4 * i: 4 * i + 4])
         else:
-            raise LNEError(f"{path}: input {name!r} has no shape; add input_shape {{ dim: ... }} or pass "
-                           f"--input-shape {name}=1x3x224x224")
+            raise LNEError(f"{plain(str(path), 200)}: input {show(name)} has no shape; add input_shape "
+                           f"{{ dim: ... }} or pass --input-shape {plain(name)}=1x3x224x224")
         yield name, _positive(path, name, shape)
 
 
@@ -138,21 +159,26 @@ def _input_layer_shapes(b, layer, overrides):
         elif given:
             shape = tuple(given[k if len(given) > 1 else 0].dim)
         else:
-            raise b.error(f"input_param gives no shape for top {name!r}; add input_param {{ shape {{ dim: ... }} }} "
-                          f"or pass --input-shape {name}=1x3x224x224")
+            raise b.error(f"input_param gives no shape for top {show(name)}; add input_param "
+                          f"{{ shape {{ dim: ... }} }} "
+                          f"or pass --input-shape {plain(name)}=1x3x224x224")
         yield name, _positive(b.path, name, shape)
 
 
 def _positive(path, name, shape) -> tuple[int, ...]:
     shape = tuple(int(d) for d in shape)
+    if len(shape) > MAX_RANK:
+        raise LNEError(f"{plain(str(path), 200)}: input {show(name)} has {len(shape)} dimensions; LNE compiles "
+                       f"tensors of at most {MAX_RANK}")
     if not shape or any(d <= 0 for d in shape):
-        raise LNEError(f"{path}: input {name!r} has shape {list(shape)}; every dimension must be positive")
+        raise LNEError(f"{plain(str(path), 200)}: input {show(name)} has shape {list(shape)}; every dimension must "
+                       "be positive")
     return shape
 
 
 def _add_input(b, name: str, shape) -> None:
     if name in b.g.tensors:
-        raise LNEError(f"{b.path}: input {name!r} is declared twice")
+        raise LNEError(f"{plain(str(b.path), 200)}: input {show(name)} is declared twice")
     b.g.add_tensor(Tensor(name, shape, "float32"))
     b.g.inputs.append(name)
     b.current[name] = name
@@ -162,30 +188,32 @@ def _set_outputs(b, blobs: list[str]) -> None:
     """Graph outputs for the net's output blobs; an Identity where a blob's tensor is a graph
     input or already another output (Split or Dropout tops alias their bottom)."""
     g = b.g
+    renames: dict[str, str] = {}
+    inputs, outputs = set(g.inputs), set()
     for blob in blobs:
         tensor = b.current[blob]
-        if tensor in g.inputs or tensor in g.outputs:
+        tensor = renames.get(tensor, tensor)
+        if tensor in inputs or tensor in outputs:
             out = blob if blob not in g.tensors else g.fresh_name(f"{blob}_output")
             src = g.tensors[tensor]
             g.add_tensor(Tensor(out, src.shape, src.dtype))
             g.nodes.append(Node(g.fresh_name(f"{blob}/output"), "Identity", [tensor], [out]))
             tensor = out
         elif tensor != blob and blob not in g.tensors:  # its last writer was an alias (Dropout...)
-            _rename(g, tensor, blob)
-            b.current = {k: blob if v == tensor else v for k, v in b.current.items()}
+            t = g.tensors.pop(tensor)
+            t.name = blob
+            g.tensors[blob] = t
+            renames[tensor] = blob
             tensor = blob
         g.outputs.append(tensor)
+        outputs.add(tensor)
+    if renames:  # one pass over the nodes for all of them
+        for node in g.nodes:
+            node.inputs = [renames.get(i, i) for i in node.inputs]
+            node.outputs = [renames.get(o, o) for o in node.outputs]
+        b.current = {k: renames.get(v, v) for k, v in b.current.items()}
     if not g.outputs:
-        raise LNEError(f"{b.path}: the net has no outputs")
-
-
-def _rename(g, old: str, new: str) -> None:
-    t = g.tensors.pop(old)
-    t.name = new
-    g.tensors[new] = t
-    for node in g.nodes:
-        node.inputs = [new if i == old else i for i in node.inputs]
-        node.outputs = [new if o == old else o for o in node.outputs]
+        raise LNEError(f"{plain(str(b.path), 200)}: the net has no outputs")
 
 
 def _graph_name(path: Path, header) -> str:

@@ -13,15 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from lne import ops
+from lne import limits, ops
 from lne.errors import LNEError, UnsupportedOpsError
 from lne.ir import Graph, Node, Tensor
+from lne.limits import MAX_ELEMENTS, MAX_NAME, MAX_NODES, MAX_RANK, SHOW, plain, show
 
 # Every op LNE supports has the same signature and semantics from opset 21 to 28: the later
 # versions only add element types (bfloat16, float8, float4, int2) that LNE rejects anyway
 # (tests/conformance/test_onnx_node.py checks this against the installed ONNX schemas).
 MIN_OPSET, MAX_OPSET = 7, 28
 _ONNX_DOMAINS = ("", "ai.onnx")
+MAX_MODEL_BYTES = 2**31 - 1  # protobuf parses no larger message (external data files are not bounded by it)
 
 
 def load(path, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
@@ -29,41 +31,115 @@ def load(path, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
     from google.protobuf.message import DecodeError
 
     path = Path(path)
-    if not path.is_file():
-        raise LNEError(f"{path}: no such model file")
+    where = plain(str(path), 200)
+    # a regular file only (a FIFO would block), bounded by what protobuf can parse at all
+    data = limits.read_bytes(path, "the model", MAX_MODEL_BYTES)
     try:
-        model = onnx.load_model(str(path), load_external_data=False)
+        model = onnx.load_model_from_string(data)
     except (DecodeError, ValueError, RuntimeError, UnicodeDecodeError, OSError) as e:
-        raise LNEError(f"{path}: not a valid ONNX model (protobuf parse failed: {e})") from None
+        raise LNEError(f"{where}: not a valid ONNX model (protobuf parse failed: {plain(e, 200)})") from None
+    del data
     if not model.HasField("graph") or not (model.graph.node or model.graph.output):
-        raise LNEError(f"{path}: not a valid ONNX model (no graph; is the file truncated or of another format?)")
-    _check_text(path, model, "model")
-    opset = _opset(path, model)
+        raise LNEError(f"{where}: not a valid ONNX model (no graph; is the file truncated or of another format?)")
+    _check_counts(where, model)
+    _check_text(where, model, "model")
+    opset = _opset(where, model)
     if model.functions:
         import onnx.inliner
 
         try:
             model = onnx.inliner.inline_local_functions(model)
         except Exception as e:  # the inliner raises plain C++ errors on malformed functions
-            raise LNEError(f"{path}: cannot inline model-local functions: {e}") from None
+            raise LNEError(f"{where}: cannot inline model-local functions: {plain(e, 300)}") from None
+        if len(model.graph.node) > MAX_NODES:  # pragma: no cover - _check_counts bounds it before
+            raise LNEError(f"{where}: {len(model.graph.node)} nodes once functions are inlined; at most {MAX_NODES}")
     return _Importer(path, model, opset, input_shapes or {}).run()
 
 
-def _check_text(path, msg, where: str) -> None:
-    """Every string field must be UTF-8: protobuf hands invalid ones over as bytes, not str."""
+def _check_counts(where: str, model) -> None:
+    """Bound the graph's node and tensor counts before any work, functions counted as they will
+    be once inlined (a function calling another twice, nested 30 deep, is a billion nodes)."""
+    g = model.graph
+    for what, items in (("initializers", g.initializer), ("inputs", g.input), ("outputs", g.output),
+                        ("value_info entries", g.value_info)):
+        if len(items) > MAX_NODES:
+            raise LNEError(f"{where}: the graph has {len(items)} {what}; LNE reads at most {MAX_NODES}")
+    functions = {(f.domain, f.name, getattr(f, "overload", "")): f for f in model.functions}
+    if len(functions) > MAX_NODES:
+        raise LNEError(f"{where}: the model has {len(functions)} functions; LNE reads at most {MAX_NODES}")
+
+    def calls(nodes):
+        """(nodes that are not calls, [callee keys]) of a node list, subgraphs included."""
+        plain_nodes, callees, stack = 0, [], [nodes]
+        while stack:
+            for n in stack.pop():
+                key = (n.domain, n.op_type, getattr(n, "overload", ""))
+                if key in functions:
+                    callees.append(key)
+                else:
+                    plain_nodes += 1
+                for a in n.attribute:
+                    if a.HasField("g"):
+                        stack.append(a.g.node)
+                    stack.extend(sub.node for sub in a.graphs)
+        return plain_nodes, callees
+
+    size: dict = {}
+    body = {k: calls(f.node) for k, f in functions.items()}
+    for root in functions:  # iterative post-order, memoized; the inliner itself reports cycles
+        stack, active = [(root, False)], set()
+        while stack:
+            key, done = stack.pop()
+            if key in size:
+                continue
+            own, callees = body[key]
+            if done:
+                active.discard(key)
+                size[key] = min(MAX_NODES + 1, own + sum(size.get(c, 1) for c in callees))
+                continue
+            if key in active:
+                continue  # a cycle: counted once; inline_local_functions refuses it
+            active.add(key)
+            stack.append((key, True))
+            stack.extend((c, False) for c in set(callees) if c not in size and c not in active)
+    own, callees = calls(g.node)
+    total = own + sum(size.get(c, 1) for c in callees)
+    if total > MAX_NODES:
+        extra = " once its functions are inlined" if callees else ""
+        count = f"more than {MAX_NODES}" if callees else str(total)  # function sizes are capped
+        raise LNEError(f"{where}: the graph has {count} nodes{extra}; LNE compiles graphs of at most {MAX_NODES} "
+                       "nodes")
+
+
+# string fields holding a name: bounded by MAX_NAME (doc strings and attribute values are not)
+_NAME_FIELDS = frozenset({"name", "input", "output", "op_type", "domain", "dim_param", "ref_attr_name",
+                          "overload", "attribute_proto_name"})
+
+
+def _check_text(where: str, msg, label: str) -> None:
+    """Every string field must be UTF-8 (protobuf hands invalid ones over as bytes, not str), and
+    every name at most MAX_NAME characters. Iterative: no recursion on nested graphs."""
     from google.protobuf.descriptor import FieldDescriptor
 
-    for field, value in msg.ListFields():
-        repeated = field.is_repeated if hasattr(field, "is_repeated") else field.label == field.LABEL_REPEATED
-        items = value if repeated else [value]
-        if field.type == FieldDescriptor.TYPE_STRING:
-            for item in items:
-                if not isinstance(item, str):
-                    raise LNEError(f"{path}: {where}.{field.name} is not valid UTF-8 text ({item[:60]!r}); "
-                                   "is the file corrupt?")
-        elif field.type == FieldDescriptor.TYPE_MESSAGE:
-            for i, item in enumerate(items):
-                _check_text(path, item, f"{where}.{field.name}[{i}]" if len(items) > 1 else f"{where}.{field.name}")
+    stack = [(msg, label)]
+    while stack:
+        m, at = stack.pop()
+        for field, value in m.ListFields():
+            repeated = field.is_repeated if hasattr(field, "is_repeated") else field.label == field.LABEL_REPEATED
+            if field.type == FieldDescriptor.TYPE_STRING:
+                for i, item in enumerate(value if repeated else [value]):
+                    if not isinstance(item, str):
+                        spot = f"{at}.{field.name}" + (f"[{i}]" if repeated and len(value) > 1 else "")
+                        raise LNEError(f"{where}: {spot} is not valid UTF-8 text ({item[:60]!r}); "
+                                       "is the file corrupt?")
+                    if len(item) > MAX_NAME and field.name in _NAME_FIELDS:
+                        spot = f"{at}.{field.name}" + (f"[{i}]" if repeated and len(value) > 1 else "")
+                        raise LNEError(f"{where}: {spot} is too long: {show(item)}; LNE reads names of at "
+                                       f"most {MAX_NAME} characters")
+            elif field.type == FieldDescriptor.TYPE_MESSAGE:
+                items = value if repeated else [value]
+                for i, item in reversed(list(enumerate(items))):  # reported in file order
+                    stack.append((item, f"{at}.{field.name}[{i}]" if len(items) > 1 else f"{at}.{field.name}"))
 
 
 def _opset(path, model) -> int:
@@ -77,47 +153,77 @@ def _opset(path, model) -> int:
     return version
 
 
+def _cut(name: str) -> str:
+    """A name short enough for a message that quotes it itself (UnsupportedOpsError)."""
+    return name if len(name) <= SHOW else name[:SHOW] + "..."
+
+
+# element types LNE refuses by name at load: packed sub-byte types (their data is not one value per
+# element, so a count check would call a valid tensor corrupt) and strings
+_REFUSED_TYPES = ("STRING", "UINT4", "INT4", "FLOAT4E2M1", "UINT2", "INT2")
+
+
 class _Importer:
     def __init__(self, path: Path, model, opset: int, input_shapes):
         self.path, self.model, self.opset, self.input_shapes = path, model, opset, dict(input_shapes)
+        self.where = plain(str(path), 200)
+        self.base = path.resolve().parent  # external data is read from the model's folder only
         self.graph = Graph(_graph_name(path))
 
     def run(self) -> Graph:
-        g, mg = self.graph, self.model.graph
+        g, mg, where = self.graph, self.model.graph, self.where
         self._check_ops()
+        if mg.sparse_initializer:
+            raise LNEError(f"{where}: sparse initializer {show(mg.sparse_initializer[0].values.name)}: "
+                           "sparse tensors are not supported")
+        # attribute tensors are read (guarded) before the schema checker sees the nodes: the checker
+        # would look for their external data relative to the current folder
+        attrs = [self._attrs(np_, i) for i, np_ in enumerate(mg.node)]
         self._check_schemas()
+        init_names = set()
         for init in mg.initializer:
-            g.add_const(init.name, self._initializer(init))
+            if init.name in init_names:
+                raise LNEError(f"{where}: initializer {show(init.name)} is defined twice")
+            init_names.add(init.name)
+            g.add_const(init.name, self._tensor(init, f"initializer {show(init.name)}"))
         for vi in mg.input:
-            if vi.name in g.tensors:
+            if vi.name in init_names:
                 continue  # IR < 4 lists initializers as inputs too
-            dtype = _elem_dtype(self.path, vi)
+            if not vi.name:
+                raise LNEError(f"{where}: a graph input has an empty name")
+            if vi.name in g.tensors:
+                raise LNEError(f"{where}: the graph declares input {show(vi.name)} twice")
+            dtype = _elem_dtype(where, vi)
             g.add_tensor(Tensor(vi.name, self._input_shape(vi), dtype))
             g.inputs.append(vi.name)
         unknown = set(self.input_shapes) - set(g.inputs)
         if unknown:
-            raise LNEError(f"{self.path}: --input-shape names {sorted(unknown)}, but the model's inputs are "
-                           f"{g.inputs}")
+            raise LNEError(f"{where}: --input-shape names [{', '.join(show(n) for n in sorted(unknown))}], but the "
+                           f"model's inputs are [{', '.join(show(n) for n in g.inputs)}]")
         if not g.inputs:
-            raise LNEError(f"{self.path}: the graph has no run-time inputs")
+            raise LNEError(f"{where}: the graph has no run-time inputs")
         used_names = set()
         for i, np_ in enumerate(mg.node):
             name = np_.name or f"{np_.op_type}_{i}"
             while name in used_names:
                 name = f"{name}_{i}"
             used_names.add(name)
-            node = Node(name, np_.op_type, list(np_.input), list(np_.output), self._attrs(np_))
+            node = Node(name, np_.op_type, list(np_.input), list(np_.output), attrs[i])
             if np_.op_type in ("Softmax", "LogSoftmax") and self.opset < 13:
                 node.attrs["coerce_2d"] = 1
             for o in node.outputs:
                 if o:
                     if o in g.tensors:
-                        raise LNEError(f"{self.path}: node {name!r} redefines tensor {o!r}")
+                        raise LNEError(f"{where}: node {show(name)} redefines tensor {show(o)}")
                     g.add_tensor(Tensor(o))
             g.nodes.append(node)
         g.outputs = [vi.name for vi in mg.output]
         if not g.outputs:
-            raise LNEError(f"{self.path}: the graph declares no outputs")
+            raise LNEError(f"{where}: the graph declares no outputs")
+        if len(set(g.outputs)) != len(g.outputs):
+            seen = set()
+            twice = next(o for o in g.outputs if o in seen or seen.add(o))
+            raise LNEError(f"{where}: the graph declares output {show(twice)} twice")
         return g
 
     def _check_ops(self):
@@ -127,9 +233,9 @@ class _Importer:
             internal = n.op_type in known and known[n.op_type].internal
             if n.domain not in _ONNX_DOMAINS or n.op_type not in known or internal:
                 key = n.op_type if n.domain in _ONNX_DOMAINS else f"{n.domain}.{n.op_type}"
-                unsupported.setdefault(key, []).append(n.name or f"#{i}")
+                unsupported.setdefault(_cut(key), []).append(_cut(n.name) if n.name else f"#{i}")
         if unsupported:
-            raise UnsupportedOpsError(self.path, unsupported)
+            raise UnsupportedOpsError(self.where, unsupported)
 
     def _check_schemas(self):
         """Each node against its ONNX schema: input and output counts, required operands present,
@@ -143,70 +249,90 @@ class _Importer:
         optional = onnx.defs.OpSchema.FormalParameterOption.Optional
         for i, n in enumerate(self.model.graph.node):
             try:
-                checker.check_node(n, ctx, checker.C.LexicalScopeContext())
+                checker.check_node(_without_external_data(n), ctx, checker.C.LexicalScopeContext())
                 formal = onnx.defs.get_schema(n.op_type, self.opset, "").inputs
                 for k, name in enumerate(n.input):  # the checker lets variadic operands be empty
                     if not name and formal and formal[min(k, len(formal) - 1)].option != optional:
                         raise ValueError(f"input {k} is required but has an empty name")
             except Exception as e:  # ValidationError; the C++ checker may raise others on odd protos
                 msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise LNEError(f"{self.path}: node {n.name or f'{n.op_type}_{i}'!r} ({n.op_type}) does not follow "
-                               f"the ONNX spec: {msg}") from None
+                raise LNEError(f"{self.where}: node {show(n.name or f'{n.op_type}_{i}')} ({show(n.op_type)}) does "
+                               f"not follow the ONNX spec: {plain(msg, 300)}") from None
 
     def _input_shape(self, vi) -> tuple[int, ...]:
+        where, name = self.where, show(vi.name)
         if vi.name in self.input_shapes:
             shape = tuple(self.input_shapes[vi.name])
         else:
             tt = vi.type.tensor_type
             if not tt.HasField("shape"):
-                raise LNEError(f"{self.path}: input {vi.name!r} has no shape; pass --input-shape {vi.name}=1x...")
+                raise LNEError(f"{where}: input {name} has no shape; pass --input-shape {plain(vi.name)}=1x...")
+            if len(tt.shape.dim) > MAX_RANK:
+                raise LNEError(f"{where}: input {name} has {len(tt.shape.dim)} dimensions; LNE compiles tensors "
+                               f"of at most {MAX_RANK}")
             shape = []
             for d in tt.shape.dim:
                 if d.HasField("dim_value"):
                     shape.append(d.dim_value)
                 else:
-                    raise LNEError(f"{self.path}: input {vi.name!r} has a symbolic dimension "
-                                   f"{d.dim_param or '?'!r}; give a size with --input-shape {vi.name}=1x3x224x224")
+                    raise LNEError(f"{where}: input {name} has a symbolic dimension {show(d.dim_param or '?')}; "
+                                   f"give a size with --input-shape {plain(vi.name)}=1x3x224x224")
             shape = tuple(shape)
+        if len(shape) > MAX_RANK:
+            raise LNEError(f"{where}: input {name} has {len(shape)} dimensions; LNE compiles tensors "
+                           f"of at most {MAX_RANK}")
         if any(d <= 0 for d in shape):
-            raise LNEError(f"{self.path}: input {vi.name!r} has a non-positive dimension in shape {list(shape)}")
-        if math.prod(shape) > ops.base.MAX_ELEMENTS:
-            raise LNEError(f"{self.path}: input {vi.name!r} of shape {list(shape)} has more than "
-                           f"{ops.base.MAX_ELEMENTS} elements")
+            raise LNEError(f"{where}: input {name} has a non-positive dimension in shape {list(shape)}")
+        if math.prod(shape) > MAX_ELEMENTS:
+            raise LNEError(f"{where}: input {name} of shape {list(shape)} has more than {MAX_ELEMENTS} elements")
         return shape
 
-    def _initializer(self, init) -> np.ndarray:
+    def _tensor(self, t, what: str) -> np.ndarray:
+        """An initializer or an attribute's tensor, checked (rank, dims, element count, type, data
+        length) before its data is read; external data through the guarded path only."""
         from onnx import TensorProto, helper, numpy_helper
 
-        if any(d < 0 for d in init.dims):
-            raise LNEError(f"{self.path}: initializer {init.name!r} has a negative dimension {list(init.dims)}")
-        if init.data_location == TensorProto.EXTERNAL:
-            return self._external(init)
+        where = self.where
+        if len(t.dims) > MAX_RANK:
+            raise LNEError(f"{where}: {what} has {len(t.dims)} dimensions; LNE compiles tensors of at most "
+                           f"{MAX_RANK}")
+        if any(d < 0 for d in t.dims):
+            raise LNEError(f"{where}: {what} has a negative dimension {list(t.dims)}")
+        count = math.prod(t.dims)  # Python ints: no int64 overflow on hostile dims
+        if count > MAX_ELEMENTS:
+            raise LNEError(f"{where}: {what} of shape {list(t.dims)} has more than {MAX_ELEMENTS} elements")
+        type_name = TensorProto.DataType.Name(t.data_type) if t.data_type in TensorProto.DataType.values() else None
+        if type_name in _REFUSED_TYPES:
+            raise LNEError(f"{where}: {what} holds {type_name} values: {type_name} is not supported (LNE reads "
+                           "float, integer and bool tensors)")
+        if t.data_location == TensorProto.EXTERNAL:
+            return self._external(t, what, count)
         try:
-            np_dtype = helper.tensor_dtype_to_np_dtype(init.data_type)
-        except (KeyError, ValueError):
-            raise LNEError(f"{self.path}: initializer {init.name!r} has unknown data type {init.data_type}") from None
-        count = math.prod(init.dims)  # Python ints: no int64 overflow on hostile dims
-        if init.HasField("raw_data"):
-            have = len(init.raw_data) // max(1, np.dtype(np_dtype).itemsize)
+            np_dtype = helper.tensor_dtype_to_np_dtype(t.data_type)
+        except (KeyError, ValueError, TypeError):
+            raise LNEError(f"{where}: {what} has unknown data type {t.data_type}") from None
+        if t.HasField("raw_data"):
+            have = len(t.raw_data) // max(1, np.dtype(np_dtype).itemsize)
         else:
-            field = helper.tensor_dtype_to_field(init.data_type) if init.data_type != TensorProto.STRING else None
-            have = len(getattr(init, field)) if field else count
-            if init.data_type in (TensorProto.COMPLEX64, TensorProto.COMPLEX128):
+            field = helper.tensor_dtype_to_field(t.data_type)
+            have = len(getattr(t, field))
+            if t.data_type in (TensorProto.COMPLEX64, TensorProto.COMPLEX128):
                 have //= 2
         if have != count:
-            raise LNEError(f"{self.path}: initializer {init.name!r} holds {have} values but its shape "
-                           f"{list(init.dims)} needs {count} (truncated or corrupt model)")
+            raise LNEError(f"{where}: {what} holds {have} values but its shape {list(t.dims)} needs {count} "
+                           "(truncated or corrupt model)")
         try:
-            return numpy_helper.to_array(init)
+            return numpy_helper.to_array(t)
         except Exception as e:
-            raise LNEError(f"{self.path}: cannot read initializer {init.name!r}: {e}") from None
+            raise LNEError(f"{where}: cannot read {what}: {plain(e, 200)}") from None
 
-    def _external(self, init) -> np.ndarray:
+    def _external(self, t, what: str, count: int) -> np.ndarray:
+        """External data, resolved against the model's folder only: no absolute path, no `..` or
+        link out of it, a regular file, the declared range inside it."""
         from onnx import helper
 
-        info = {e.key: e.value for e in init.external_data}
-        base = self.path.resolve().parent
+        where, base = self.where, self.base
+        info = {e.key: e.value for e in t.external_data}
         location = info.get("location", "")
         if not location or "\0" in location or os.path.isabs(location):
             target = None
@@ -216,69 +342,121 @@ class _Importer:
             except (OSError, RuntimeError):  # a loop of links
                 target = None
         if target is None or base not in target.parents:
-            raise LNEError(f"{self.path}: initializer {init.name!r} points to external data {location!r} "
-                           "outside the model's folder; refusing to read it")
+            raise LNEError(f"{where}: {what} points to external data {show(location)} outside the model's folder; "
+                           "refusing to read it")
         try:
-            size = target.stat().st_size if target.is_file() else None
+            os.stat(target)
+        except FileNotFoundError:
+            raise LNEError(f"{where}: external data file {show(location)} of {what} is missing (it is read from "
+                           "the model's folder)") from None
         except OSError as e:  # a name too long...
-            raise LNEError(f"{self.path}: external data file {location!r} of initializer {init.name!r}: "
-                           f"{e.strerror}") from None
-        if size is None:
-            raise LNEError(f"{self.path}: external data file {location!r} of initializer {init.name!r} is missing")
-        count = math.prod(init.dims)
+            raise LNEError(f"{where}: external data file {show(location)} of {what}: {e.strerror}") from None
         try:
-            dtype = np.dtype(helper.tensor_dtype_to_np_dtype(init.data_type))
+            dtype = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type))
             offset = int(info.get("offset", 0))
             length = int(info.get("length", count * dtype.itemsize))
         except (KeyError, ValueError, TypeError):
-            raise LNEError(f"{self.path}: initializer {init.name!r}: unreadable external data description "
-                           f"{info} (data type {init.data_type})") from None
-        if length != count * dtype.itemsize or offset < 0 or offset + length > size:
-            raise LNEError(f"{self.path}: external data of initializer {init.name!r} ({location!r}, offset {offset}, "
-                           f"length {length}) does not hold {count} values of {dtype}")
-        try:
-            with open(target, "rb") as f:
+            raise LNEError(f"{where}: {what}: unreadable external data description "
+                           f"{plain(info, 300)} (data type {t.data_type})") from None
+        with limits.open_regular(target, f"the external data of {what}") as f:
+            size = os.fstat(f.fileno()).st_size
+            if length != count * dtype.itemsize or offset < 0 or offset + length > size:
+                raise LNEError(f"{where}: external data of {what} ({show(location)}, offset {offset}, "
+                               f"length {length}) does not hold {count} values of {dtype}")
+            try:
                 f.seek(offset)
                 data = f.read(length)
-        except OSError as e:
-            raise LNEError(f"{self.path}: cannot read external data {location!r}: {e.strerror}") from None
-        return np.frombuffer(data, dtype=dtype).reshape(tuple(init.dims)).copy()
+            except OSError as e:
+                raise LNEError(f"{where}: cannot read external data {show(location)}: {e.strerror}") from None
+        if len(data) != length:
+            raise LNEError(f"{where}: external data {show(location)} of {what} shrank while being read")
+        return np.frombuffer(data, dtype=dtype).reshape(tuple(t.dims)).copy()
 
-    def _attrs(self, node_proto) -> dict:
-        from onnx import helper, numpy_helper
+    def _attrs(self, node_proto, index: int) -> dict:
+        from onnx import AttributeProto, helper
 
+        where = self.where
+        node = show(node_proto.name or f"{node_proto.op_type}_{index}")
         out = {}
         for a in node_proto.attribute:
+            what = f"node {node} attribute {show(a.name)}"
             if a.ref_attr_name:
-                raise LNEError(f"{self.path}: node {node_proto.name!r} refers to a function attribute "
-                               f"{a.ref_attr_name!r} outside a function")
+                raise LNEError(f"{where}: {what} refers to a function attribute {show(a.ref_attr_name)} outside "
+                               "a function")
+            if a.type in (AttributeProto.SPARSE_TENSOR, AttributeProto.SPARSE_TENSORS) \
+                    or a.HasField("sparse_tensor") or len(a.sparse_tensors):
+                raise LNEError(f"{where}: {what}: sparse tensors are not supported")
+            if a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) or a.HasField("g") or len(a.graphs):
+                # no op LNE compiles has a subgraph; the ONNX checker would look for the external
+                # data of the subgraph's tensors relative to the current folder
+                raise LNEError(f"{where}: {what} is a graph; LNE compiles no op with subgraphs")
+            if a.type == AttributeProto.TENSOR or (a.type == AttributeProto.UNDEFINED and a.HasField("t")):
+                out[a.name] = self._tensor(a.t, what)
+                continue
+            if a.type == AttributeProto.TENSORS:
+                out[a.name] = [self._tensor(t, f"{what}[{k}]") for k, t in enumerate(a.tensors)]
+                continue
             try:
                 v = helper.get_attribute_value(a)
             except Exception as e:
-                raise LNEError(f"{self.path}: node {node_proto.name!r} attribute {a.name!r} is unreadable: {e}") from None
+                raise LNEError(f"{where}: {what} is unreadable: {plain(e, 200)}") from None
             if isinstance(v, bytes):
                 v = v.decode("utf-8", "replace")
-            elif hasattr(v, "dims") and hasattr(v, "data_type"):
-                v = numpy_helper.to_array(v)
             elif isinstance(v, list):
                 v = [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v]
             out[a.name] = v
         return out
 
 
-def _elem_dtype(path, vi) -> str:
+def _without_external_data(node):
+    """`node`, or a copy of it whose tensor attributes hold no external data references (so the
+    ONNX checker does not look for their files relative to the current folder)."""
+    from onnx import TensorProto
+
+    def external(t):
+        return t.data_location == TensorProto.EXTERNAL
+
+    if not any(external(a.t) or any(external(t) for t in a.tensors) for a in node.attribute):
+        return node
+    copy = type(node)()
+    copy.CopyFrom(node)
+    for a in copy.attribute:
+        for t in [a.t, *a.tensors]:
+            if external(t):
+                t.ClearField("data_location")
+                del t.external_data[:]
+                _zero_fill(t)
+    return copy
+
+
+def _zero_fill(t) -> None:
+    """Give a tensor stripped of its external data a one-value payload, so the checker (which
+    wants one data field, as long as the dims need) has something to look at: the data itself
+    was read and checked through the guarded path already."""
+    from onnx import helper
+
+    try:
+        itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+    except (KeyError, ValueError, TypeError):
+        return
+    del t.dims[:]
+    t.raw_data = bytes(itemsize)
+
+
+def _elem_dtype(where: str, vi) -> str:
     from onnx import helper
 
     kind = vi.type.WhichOneof("value")
     if kind != "tensor_type":
-        raise LNEError(f"{path}: input {vi.name!r} is a {kind or 'value of no type'}; LNE compiles tensor inputs only")
+        raise LNEError(f"{where}: input {show(vi.name)} is a {kind or 'value of no type'}; LNE compiles tensor "
+                       "inputs only")
     et = vi.type.tensor_type.elem_type
     try:
         dtype = str(np.dtype(helper.tensor_dtype_to_np_dtype(et)))
     except (KeyError, ValueError, TypeError):
-        raise LNEError(f"{path}: input {vi.name!r} has an unsupported element type {et}") from None
+        raise LNEError(f"{where}: input {show(vi.name)} has an unsupported element type {et}") from None
     if dtype != "float32":
-        raise LNEError(f"{path}: input {vi.name!r} is {dtype}; LNE compiles float32 inputs")
+        raise LNEError(f"{where}: input {show(vi.name)} is {dtype}; LNE compiles float32 inputs")
     return dtype
 
 

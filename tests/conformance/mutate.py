@@ -2,8 +2,9 @@
 it, so hypothesis can drive and shrink them, or a seeded random.Random can, for long runs) and
 returns the mutated file's bytes.
 
-Families (what a corrupt, hand-edited or hostile model gets wrong): dims, data lengths,
-attributes, graph wiring, names, and raw bytes.
+Families (what a corrupt, hand-edited or hostile model gets wrong): dims (rank blowups
+included), data lengths (external data anywhere), attributes (tensor attributes with external
+data, deeply nested Caffe messages), graph wiring, names (huge, escape codes), and raw bytes.
 """
 from __future__ import annotations
 
@@ -15,9 +16,15 @@ FAMILIES = ("dims", "data", "attrs", "wiring", "names", "bytes")
 # Values that break naive arithmetic: zero, negatives, off-by-one, overflow of int32/int64/size_t.
 EDGE_INTS = (0, 1, -1, 2, 3, 7, 64, -2, 2**31 - 1, 2**31, 2**32 + 1, 2**40, 2**62, -(2**63))
 EDGE_FLOATS = (0.0, -0.0, 1.0, -1.0, 1e-45, 1e38, -1e38, float("inf"), float("-inf"), float("nan"))
-# Names that break naive code generation, paths and terminals.
+# Names that break naive code generation, paths and terminals (and the name length limit,
+# lne.limits.MAX_NAME: 4096 characters).
 EDGE_NAMES = ("", " ", "x" * 5000, "*/ #include <stdio.h> /*", "a\"b", "a\nb", "../../../etc/passwd", "/abs",
-              "é中文", "\x00", "%s%n", "main", "delete", "0abc", "input", "output", "$(rm -rf)", "a\\")
+              "é中文", "\x00", "%s%n", "main", "delete", "0abc", "input", "output", "$(rm -rf)", "a\\",
+              "x" * 4096, "y" * 100_000, "\x1b[2J\x1b]0;owned\x07", "\\" * 100, "lne_status")
+# External data locations: outside the model's folder, relative to the current folder (a user's
+# key), the model file itself (inside: readable), absolute, empty, too long.
+EDGE_LOCATIONS = ("../secret.bin", "../../../../etc/passwd", ".ssh/id_rsa", "model.onnx", "net.caffemodel",
+                  "/etc/passwd", "", "w\0.bin", "x" * 5000, ".", "sub/../model.onnx")
 
 
 class Chooser:
@@ -77,6 +84,22 @@ def _tensor_names(g) -> list[str]:
 def _onnx_dims(c, m):
     g = m.graph
     targets = [vi for vi in list(g.input) + list(g.output) + list(g.value_info) if vi.type.HasField("tensor_type")]
+    if c.int(0, 7) == 0:  # a rank blowup (LNE compiles at most 8 dimensions)
+        rank = c.choice([9, 65, 100])
+        if c.bool() and g.initializer:
+            t = c.choice(g.initializer)
+            ints = t.data_type == 7 and len(t.dims) == 1  # an INT64 shape / axes operand: more entries
+            if ints:
+                from onnx import numpy_helper
+                import numpy as np
+                t.CopyFrom(numpy_helper.from_array(np.ones(rank, np.int64), t.name))
+            else:
+                t.dims.extend([1] * (rank - len(t.dims)))
+        elif targets:
+            shape = c.choice(targets).type.tensor_type.shape
+            for _ in range(rank - len(shape.dim)):
+                shape.dim.add().dim_value = 1
+        return
     if c.bool() and g.initializer:
         t = c.choice(g.initializer)
         if t.dims and c.bool():
@@ -122,7 +145,8 @@ def _onnx_data(c, m):
             if c.bool():
                 e = t.external_data.add()
                 e.key = key
-                e.value = c.name() if key == "location" else str(c.edge_int())
+                e.value = (c.choice(EDGE_LOCATIONS) if c.bool() else c.name()) if key == "location" \
+                    else str(c.edge_int())
     else:
         t.raw_data = bytes(c.int(0, 255) for _ in range(len(t.raw_data)))  # NaN/inf weights
 
@@ -133,7 +157,10 @@ def _onnx_attrs(c, m):
     if not nodes:
         return
     n = c.choice(nodes)
-    kind = c.int(0, 4)
+    kind = c.int(0, 5)
+    if kind == 5:  # a tensor attribute (a Constant's value) whose data is external
+        _external_attribute(c, n)
+        return
     if kind == 0 or not n.attribute:
         name = c.choice(["kernel_shape", "strides", "pads", "dilations", "group", "axis", "axes", "perm",
                          "alpha", "beta", "transA", "transB", "auto_pad", "mode", "ceil_mode", "epsilon",
@@ -163,6 +190,33 @@ def _onnx_attrs(c, m):
                                                       [c.edge_float(), c.edge_float()]]))
         n.attribute.remove(a)
         n.attribute.append(new)
+
+
+def _external_attribute(c, n):
+    """Point a node's tensor attribute (a Constant's `value`, or a new one) at external data: it
+    must be read from the model's folder only, with the initializers' guards, or refused."""
+    from onnx import AttributeProto, TensorProto, helper
+
+    tensors = [a for a in n.attribute if a.type == AttributeProto.TENSOR]
+    if tensors:
+        t = c.choice(tensors).t
+    else:
+        t = TensorProto(name="v", data_type=TensorProto.FLOAT, dims=[c.int(1, 4)])
+        n.attribute.append(helper.make_attribute(c.choice(["value", "sparse_value", c.name()]), t))
+        t = n.attribute[-1].t
+    for field in ("raw_data", "float_data", "int64_data", "int32_data", "double_data"):
+        t.ClearField(field)
+    t.data_location = TensorProto.EXTERNAL
+    del t.external_data[:]
+    item_bytes = 8 if t.data_type in (7, 11) else 4
+    count = 1
+    for d in t.dims:
+        count *= max(d, 0)
+    for key, value in (("location", c.choice(EDGE_LOCATIONS)), ("offset", str(c.choice([0, 0, 1, -1, 2**40]))),
+                       ("length", str(c.choice([count * item_bytes, 0, -1, 2**62])))):
+        if c.int(0, 3):
+            e = t.external_data.add()
+            e.key, e.value = key, value
 
 
 def _onnx_wiring(c, m):
@@ -266,10 +320,13 @@ def mutate_prototxt(c: Chooser, text: str, family: str) -> str:
                 new = c.choice(names) if family == "wiring" else c.name(names)
                 new = new.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
                 text = text[:s.start()] + '"' + new + '"' + text[s.end():]
-        else:  # attrs: drop, duplicate or invent a field line
+        else:  # attrs: drop, duplicate or invent a field line, or nest messages deeply
             i = c.int(0, len(lines) - 1)
-            kind = c.int(0, 2)
-            if kind == 0:
+            kind = c.int(0, 3)
+            if kind == 3:
+                depth, (open_, close) = c.choice([3, 64, 65, 2000]), c.choice([("{", "}"), ("<", ">")])
+                lines.insert(i, "  convolution_param " + f"weight_filler {open_} " * depth + close * depth)
+            elif kind == 0:
                 del lines[i]
             elif kind == 1:
                 lines.insert(i, lines[c.int(0, len(lines) - 1)])
@@ -291,8 +348,10 @@ def mutate_caffemodel(c: Chooser, data: bytes, net_cls) -> bytes:
         return mutate_bytes(c, data)
     layer = c.choice(layers)
     blob = c.choice(layer.blobs)
-    kind = c.int(0, 5)
-    if kind == 0:
+    kind = c.int(0, 6)
+    if kind == 6:  # a rank blowup, or dims whose product overflows int64
+        blob.shape.dim.extend([1] * c.choice([9, 64, 100]) if c.bool() else [2**62, 2**62])
+    elif kind == 0:
         del blob.data[c.int(0, len(blob.data)):]
     elif kind == 1:
         blob.data.extend([c.edge_float() for _ in range(c.int(1, 5))])

@@ -1,6 +1,8 @@
 """Field helpers shared by the layer lowerings: axes, 2-D window geometry, positive ints."""
 from __future__ import annotations
 
+from lne.limits import show
+
 
 def axis(b, value: int, rank: int, field: str, allow_end: bool = False) -> int:
     """A Caffe axis as an index in [0, rank); negative values count from the end. allow_end:
@@ -15,7 +17,8 @@ def axis(b, value: int, rank: int, field: str, allow_end: bool = False) -> int:
 def rank4(b, x: str) -> tuple[int, int, int, int]:
     shape = b.shape(x)
     if len(shape) != 4:
-        raise b.error(f"bottom {b.layer.bottom[0]!r} has shape {list(shape)}; this layer needs a 4-D (N, C, H, W) blob")
+        raise b.error(f"bottom {show(b.layer.bottom[0])} has shape {list(shape)}; this layer needs a 4-D (N, C, H, W) "
+                      "blob")
     return shape
 
 

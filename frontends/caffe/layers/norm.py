@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lne.limits import show
+
 from .common import axis, rank4
 
 
@@ -17,7 +19,7 @@ def batch_norm(b) -> list[str]:
     x = b.bottom(0)
     shape = b.shape(x)
     if len(shape) < 2:
-        raise b.error(f"bottom {b.layer.bottom[0]!r} has shape {list(shape)}; BatchNorm needs (N, C, ...)")
+        raise b.error(f"bottom {show(b.layer.bottom[0])} has shape {list(shape)}; BatchNorm needs (N, C, ...)")
     c = shape[1]
     mean, var, factor = b.blobs(3, "mean, variance and scale factor")
     factor = float(b.check_blob(factor, (1,), "scale factor", 2)[0])
@@ -44,7 +46,7 @@ def _affine(b, op: str, pname: str) -> list[str]:
         k = len(b.shape(operand))
         want = shape[a:a + k]
         if a + k > rank or b.shape(operand) != want:
-            raise b.error(f"bottom {layer.bottom[1]!r} has shape {list(b.shape(operand))}; it must match the "
+            raise b.error(f"bottom {show(layer.bottom[1])} has shape {list(b.shape(operand))}; it must match the "
                           f"first bottom's axes from {pname}.axis={p.axis}: {list(shape[a:])}")
         if k and a + k < rank:
             operand = b.node("Reshape", [operand], {"shape": list(want) + [1] * (rank - a - k)}, tag="reshape")
@@ -105,20 +107,22 @@ LAYERS = {"BatchNorm": batch_norm, "Scale": scale, "Bias": bias, "LRN": lrn}
 
 def merge_batchnorm_scale(g) -> None:
     """BatchNormalization -> Mul by a per-channel constant [-> Add per-channel constant], each the
-    sole consumer of the one before: fold the Mul/Add into the BatchNormalization's gamma/beta."""
-    changed = True
-    while changed:
-        changed = False
-        cons = g.consumers()
-        for bn in [n for n in g.nodes if n.op == "BatchNormalization"]:
-            c = g.tensors[bn.inputs[0]].shape[1]
-            nxt = _sole(g, cons, bn.outputs[0])
+    sole consumer of the one before: fold the Mul/Add into the BatchNormalization's gamma/beta.
+    One pass (a BatchNormalization merges repeatedly while Scale layers follow it): merging one
+    changes nothing another one's pattern depends on, so the consumers are computed once."""
+    cons = g.consumers()
+    outputs = set(g.outputs)
+    dropped: set[int] = set()
+    for bn in [n for n in g.nodes if n.op == "BatchNormalization"]:
+        c = g.tensors[bn.inputs[0]].shape[1]
+        while True:
+            nxt = _sole(outputs, cons, bn.outputs[0])
             vec = _channel_const(g, nxt, "Mul", c)
             if vec is None:
-                continue
+                break
             gamma, beta = g.const(bn.inputs[1]) * vec, g.const(bn.inputs[2]) * vec
             drop, out = [nxt], nxt.outputs[0]
-            add = _sole(g, cons, out)
+            add = _sole(outputs, cons, out)
             shift = _channel_const(g, add, "Add", c)
             if shift is not None:
                 beta, out = beta + shift, add.outputs[0]
@@ -126,14 +130,14 @@ def merge_batchnorm_scale(g) -> None:
             bn.inputs[1] = _const_like(g, bn.inputs[1], gamma)
             bn.inputs[2] = _const_like(g, bn.inputs[2], beta)
             bn.outputs[0] = out
-            g.nodes = [n for n in g.nodes if n not in drop]
-            changed = True
-            break
+            dropped.update(id(n) for n in drop)
+    if dropped:
+        g.nodes = [n for n in g.nodes if id(n) not in dropped]
 
 
-def _sole(g, cons, tensor):
+def _sole(outputs, cons, tensor):
     users = cons.get(tensor, [])
-    return users[0] if len(users) == 1 and tensor not in g.outputs else None
+    return users[0] if len(users) == 1 and tensor not in outputs else None
 
 
 def _channel_const(g, node, op, c):

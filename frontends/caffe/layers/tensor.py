@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lne.limits import show
+
 from .common import axis
 
 PROD, SUM, MAX = 0, 1, 2
@@ -29,7 +31,7 @@ def eltwise(b) -> list[str]:
         raise b.error(f"needs at least two bottoms, has {len(xs)}")
     for blob, x in zip(layer.bottom[1:], xs[1:]):
         if b.shape(x) != b.shape(xs[0]):
-            raise b.error(f"bottom {blob!r} has shape {list(b.shape(x))} but bottom {layer.bottom[0]!r} has "
+            raise b.error(f"bottom {show(blob)} has shape {list(b.shape(x))} but bottom {show(layer.bottom[0])} has "
                           f"{list(b.shape(xs[0]))}; Eltwise needs equal shapes")
     coeff = list(p.coeff)
     if coeff and p.operation != SUM:

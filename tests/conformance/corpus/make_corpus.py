@@ -41,7 +41,7 @@ ONNX = {  # file stem -> (bytes, the error it must produce)
     "initializer_short_data": (None, "holds 5 values but its shape [3, 2, 1, 1] needs 6"),
     "symbolic_input": (model([N("Relu", ["x"], ["y"])], inputs=(("x", ["batch", 3]),)), "symbolic dimension 'batch'"),
     "conv_zero_stride": (model([N("Conv", ["x", "w"], ["y"], strides=[0, 1])], inits={"w": W}.items()),
-                         "strides=[0, 1] must be two positive integers"),
+                         "strides=[0, 1] must be"),
     "conv_group_mismatch": (model([N("Conv", ["x", "w"], ["y"], group=3)], inits={"w": W}.items()),
                             "group=3 does not divide"),
     "pool_window_too_big": (model([N("MaxPool", ["x"], ["y"], kernel_shape=[9, 9])]), "does not fit input size 4"),
@@ -85,6 +85,29 @@ ONNX = {  # file stem -> (bytes, the error it must produce)
     "dropout_training": (model([N("Dropout", ["x", "r", "t"], ["y"])], opset=13,
                                inits={"r": np.array(0.5, np.float32), "t": np.array(True)}.items()),
                          "training_mode=true drops values at random"),
+    # -- crafted (issue 14): leaks, limits before work -------------------------------------------
+    # a Constant's external data is read from the model's folder only, never the current one
+    "constant_external_traversal": (None, "outside the model's folder"),
+    "constant_external_cwd": (None, "is missing (it is read from the model's folder)"),
+    "constant_external_in_function": (None, "is missing (it is read from the model's folder)"),
+    "huge_node_name": (model([N("Relu", ["x"], ["y"], name="n" * 600_000)]), "LNE reads names of at most 4096"),
+    "huge_tensor_name": (model([N("Relu", ["x"], ["t" * 300_000]), N("Relu", ["t" * 300_000], ["y"])]),
+                         "LNE reads names of at most 4096"),
+    "rank_100_input": (model([N("Relu", ["x"], ["y"])], inputs=(("x", [1] * 100),)),
+                       "input 'x' has 100 dimensions; LNE compiles tensors of at most 8"),
+    "rank_100_initializer": (None, "initializer 'w' has 100 dimensions"),
+    "rank_100_constant": (None, "attribute 'value' has 100 dimensions"),
+    "duplicate_input": (model([N("Add", ["x", "x"], ["y"])], inputs=(("x", [1, 2]), ("x", [1, 2]))),
+                        "declares input 'x' twice"),
+    "duplicate_output": (model([N("Relu", ["x"], ["y"])], outputs=("y", "y")), "declares output 'y' twice"),
+    "duplicate_initializer": (model([N("Add", ["x", "w"], ["y"])], inits=[("w", np.ones(4, np.float32)),
+                                                                          ("w", np.ones(2, np.float32))]),
+                              "initializer 'w' is defined twice"),
+    "int4_initializer": (None, "initializer 'w' holds INT4 values: INT4 is not supported"),
+    "uint4_initializer": (None, "initializer 'w' holds UINT4 values: UINT4 is not supported"),
+    "huge_initializer_dims": (None, "has more than 2147483647 elements"),
+    "function_blowup": (None, "nodes once its functions are inlined"),
+    "sparse_constant": (None, "sparse tensors are not supported"),
 }
 
 
@@ -113,10 +136,88 @@ def _invalid_utf8() -> bytes:
     return good.replace("relu\u00e9".encode(), b"relu\xff\xfe", 1)
 
 
+def _constant_external(location: str) -> bytes:
+    """A Constant node whose value has external data at `location`."""
+    t = TensorProto(name="c", data_type=F, dims=[1, 2, 4, 4])
+    t.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", "0"), ("length", "128")):
+        e = t.external_data.add()
+        e.key, e.value = key, value
+    return model([N("Constant", [], ["c"], value=t), N("Add", ["x", "c"], ["y"])])
+
+
+def _constant_external_in_function() -> bytes:
+    """The same Constant inside a model-local function (inlined before import)."""
+    t = TensorProto(name="c", data_type=F, dims=[1, 2, 4, 4])
+    t.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", ".ssh/id_rsa"), ("offset", "0"), ("length", "128")):
+        e = t.external_data.add()
+        e.key, e.value = key, value
+    fn = helper.make_function("leak", "AddSecret", ["X"], ["Y"],
+                              [N("Constant", [], ["c"], value=t), N("Add", ["X", "c"], ["Y"])],
+                              opset_imports=[helper.make_opsetid("", 17)])
+    g = helper.make_graph([N("AddSecret", ["x"], ["y"], domain="leak")], "corpus",
+                          [helper.make_tensor_value_info("x", F, [1, 2, 4, 4])],
+                          [helper.make_tensor_value_info("y", F, None)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("leak", 1)],
+                             functions=[fn]).SerializeToString()
+
+
+def _packed(data_type) -> bytes:
+    """A valid 4-bit initializer (two values a byte), cast to float and added."""
+    w = helper.make_tensor("w", data_type, [1, 2, 4, 4], [1] * 32)
+    g = helper.make_graph([N("Cast", ["w"], ["wf"], to=F), N("Add", ["x", "wf"], ["y"])], "corpus",
+                          [helper.make_tensor_value_info("x", F, [1, 2, 4, 4])],
+                          [helper.make_tensor_value_info("y", F, None)], [w])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)]).SerializeToString()
+
+
+def _rank_100(name: str) -> TensorProto:
+    return TensorProto(name=name, data_type=F, dims=[1] * 100, float_data=[1.0])  # numpy stops at 64
+
+
+def _huge_dims() -> bytes:
+    return _conv_with(TensorProto(name="w", data_type=F, dims=[2**62, 2**62, 1, 1], raw_data=b""))
+
+
+def _function_blowup(depth: int = 40) -> bytes:
+    """F0 calls F1 twice, F1 calls F2 twice...: 2^40 nodes once inlined, from a 3 KB file."""
+    fns = []
+    for k in range(depth):
+        if k == depth - 1:
+            body = [N("Relu", ["X"], ["Y"])]
+        else:
+            body = [N(f"F{k + 1}", ["X"], ["T"], domain="f"), N(f"F{k + 1}", ["T"], ["Y"], domain="f")]
+        fns.append(helper.make_function("f", f"F{k}", ["X"], ["Y"], body,
+                                        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("f", 1)]))
+    g = helper.make_graph([N("F0", ["x"], ["y"], domain="f")], "corpus",
+                          [helper.make_tensor_value_info("x", F, [1, 2, 4, 4])],
+                          [helper.make_tensor_value_info("y", F, None)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("f", 1)],
+                             functions=fns).SerializeToString()
+
+
+def _sparse_constant() -> bytes:
+    values = numpy_helper.from_array(np.ones(2, np.float32), "v")
+    indices = numpy_helper.from_array(np.array([0, 5], I64), "i")
+    sparse = helper.make_sparse_tensor(values, indices, [1, 2, 4, 4])
+    return model([N("Constant", [], ["c"], sparse_value=sparse), N("Add", ["x", "c"], ["y"])])
+
+
 SPECIAL = {"external_data_null_byte": lambda: _external("w\0.bin"),
            "external_data_traversal": lambda: _external("../../../../etc/passwd"),
            "external_data_long_name": lambda: _external("x" * 5000),
-           "invalid_utf8_name": _invalid_utf8, "initializer_short_data": _short_initializer}
+           "invalid_utf8_name": _invalid_utf8, "initializer_short_data": _short_initializer,
+           "constant_external_traversal": lambda: _constant_external("../../../../etc/passwd"),
+           "constant_external_cwd": lambda: _constant_external(".ssh/id_rsa"),
+           "constant_external_in_function": _constant_external_in_function,
+           "int4_initializer": lambda: _packed(TensorProto.INT4),
+           "uint4_initializer": lambda: _packed(TensorProto.UINT4),
+           "huge_initializer_dims": _huge_dims, "function_blowup": _function_blowup,
+           "sparse_constant": _sparse_constant,
+           "rank_100_initializer": lambda: _conv_with(_rank_100("w")),
+           "rank_100_constant": lambda: model([N("Constant", [], ["c"], value=_rank_100("c")),
+                                               N("Add", ["x", "c"], ["y"])])}
 
 CAFFE_INPUT = 'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 2 dim: 4 dim: 4 } } }\n'
 CAFFE = {  # file stem -> (prototxt, the error it must produce)
@@ -127,6 +228,29 @@ CAFFE = {  # file stem -> (prototxt, the error it must produce)
     "conv_without_weights": (CAFFE_INPUT + 'layer { name: "c" type: "Convolution" bottom: "data" top: "c" '
                              'convolution_param { num_output: 2 kernel_size: 1 } }\n', "has no weights"),
     "not_utf8": ("layer { name: \"\udcff\" }\n", "not a text prototxt"),
+    # -- crafted (issue 14): bounded before protobuf's text parser runs ---------------------------
+    "deep_nesting": (CAFFE_INPUT + 'layer { name: "r" type: "ReLU" bottom: "data" top: "r" '
+                     + "convolution_param { " * 5000 + "}" * 5000 + " }\n", "nested more than 64 levels deep"),
+    "deep_nesting_angle": (CAFFE_INPUT + 'layer < name: "r" type: "ReLU" bottom: "data" top: "r" '
+                           + "convolution_param < " * 5000 + ">" * 5000 + " >\n", "nested more than 64 levels deep"),
+    "escaped_backslashes": (CAFFE_INPUT + 'layer { name: "' + "\\\\" * 200_000 + '" type: "ReLU" bottom: "data" '
+                            'top: "r" }\n', "backslashes in a row"),
+    "huge_blob_dims": (CAFFE_INPUT + 'layer { name: "c" type: "Convolution" bottom: "data" top: "c" '
+                       'convolution_param { num_output: 2 kernel_size: 1 } '
+                       'blobs { shape { dim: 4611686018427387904 dim: 4611686018427387904 dim: 16 } } '
+                       'blobs { shape { dim: 2 } data: 0 data: 0 } }\n',
+                       "layer 'c' blob 0 has shape [4611686018427387904, 4611686018427387904, 16]"),
+    "huge_layer_name": (CAFFE_INPUT + 'layer { name: "' + "n" * 600_000 + '" type: "ReLU" bottom: "data" top: "r" }\n',
+                        "LNE reads names of at most 4096 characters"),
+    "rank_9_input": ('layer { name: "data" type: "Input" top: "data" input_param { shape { '
+                     + "dim: 1 " * 9 + "} } }\n", "input 'data' has 9 dimensions; LNE compiles tensors of at most 8"),
+    "reshape_rank_21": (CAFFE_INPUT + 'layer { name: "rs" type: "Reshape" bottom: "data" top: "r" '
+                        'reshape_param { shape { ' + "dim: 1 " * 20 + "dim: 32 } } }\n",
+                        "layer 'rs' (Reshape): output would have 21 dimensions"),
+    # 6,000 in-place layers of one name, then a broken one: was quadratic (tens of seconds)
+    "in_place_chain": (CAFFE_INPUT + 'layer { name: "r" type: "ReLU" bottom: "data" top: "data" }\n' * 6000
+                       + 'layer { name: "bad" type: "ReLU" bottom: "nowhere" top: "data" }\n',
+                       "bottom 'nowhere' is not produced"),
 }
 
 
