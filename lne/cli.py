@@ -154,7 +154,8 @@ def validate(model, bundle, inputs, input_shapes, rtol, atol, seed, per_layer, a
         click.echo(json.dumps(report, indent=1))
     else:
         for o in report["outputs"]:
-            click.echo(f"{o['name']}: max abs err {o['max_abs']:.3g}, max rel err {o['max_rel']:.3g} "
+            odd = f", {o['nonfinite_mismatch']} NaN/inf where the other is not" if o.get("nonfinite_mismatch") else ""
+            click.echo(f"{show(o['name'])}: max abs err {o['max_abs']:.3g}, max rel err {o['max_rel']:.3g}{odd} "
                        f"-> {'ok' if o['ok'] else 'MISMATCH'}")
         if per_layer:
             fl = report.get("first_mismatch")
@@ -216,8 +217,18 @@ def run(bundle, inputs, outputs, target):
     if len(outputs) != len(m["outputs"]):
         raise LNEError(f"{bundle} has {len(m['outputs'])} output(s); give one -o per output")
     arrays = [load_npy(f, "the input") for f in inputs]
+    from .outputs import check_file, output_file
+
+    def is_npy(p):  # an earlier output (or any .npy file) may be replaced, nothing else
+        with open(p, "rb") as f:
+            return f.read(6) == b"\x93NUMPY"
+
+    for path in outputs:
+        check_file(path, "a .npy file", is_ours=is_npy, what="-o")
     for path, y in zip(outputs, run_bundle(Path(bundle), arrays, target)):
-        np.save(path, y)
+        with output_file(path, "a .npy file", is_ours=is_npy, what="-o") as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, y)
         click.echo(f"wrote {path} {list(y.shape)}")
 
 

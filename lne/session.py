@@ -89,6 +89,7 @@ def check_manifest(m, where: str) -> dict:
         for key in ("name", "op", "kernel"):
             _field(n, key, (str,), w)
         _count(n, "macs", w, 1 << 62)
+        _shape(n, w)
     tensors = _field(m, "tensors", (dict,), where, {})
     for tname, t in tensors.items():
         w = f"{where}: tensors[{show(tname)}]"
@@ -165,9 +166,16 @@ class InferenceSession:
         self._run = getattr(self._lib, f"{name}_run")
         self._strerror = getattr(self._lib, f"{name}_strerror")
         blob = read_bytes(self.bundle / f"{name}.weights.bin", "the weights", max_bytes=_MAX_BYTES)
+        if len(blob) != self.manifest["weights_size"]:
+            raise LNEError(f"{self.bundle}: {name}.weights.bin has {len(blob)} bytes, not the manifest's weights_size "
+                           f"({self.manifest['weights_size']}); recompile the bundle")
         self._weights = _aligned(len(blob))
         self._weights[:] = np.frombuffer(blob, dtype=np.uint8)
-        self.arena = _aligned(max(1, self.manifest["arena_size"]))
+        try:
+            self.arena = _aligned(max(1, self.manifest["arena_size"]))
+        except MemoryError:
+            raise LNEError(f"{self.bundle}: its manifest's arena_size ({self.manifest['arena_size']} bytes) "
+                           "cannot be allocated on this machine") from None
         self._ctx = ffi.new(f"{name}_context*")
         self._check(self._init(self._ctx, ffi.from_buffer(self._weights), len(blob),
                                ffi.from_buffer(self.arena), self.arena.nbytes), "init")

@@ -21,10 +21,19 @@ def _ort_session(model_bytes: bytes):
 
 
 def compare(lne_out: np.ndarray, ref: np.ndarray, rtol: float, atol: float) -> dict:
-    diff = np.abs(lne_out.astype(np.float64) - ref.astype(np.float64))
-    rel = diff / np.maximum(np.abs(ref.astype(np.float64)), 1e-12)
-    ok = bool(lne_out.shape == ref.shape and np.all(diff <= atol + rtol * np.abs(ref)))
-    return {"max_abs": float(diff.max(initial=0)), "max_rel": float(rel.max(initial=0)), "ok": ok}
+    """Elementwise |lne - ref| <= atol + rtol |ref|; NaN agrees with NaN and an infinity with
+    the same infinity (as onnxruntime gives them), nothing else with either."""
+    if lne_out.shape != ref.shape:
+        return {"max_abs": float("inf"), "max_rel": float("inf"), "ok": False, "nonfinite_mismatch": 0}
+    a, b = lne_out.astype(np.float64), ref.astype(np.float64)
+    same = (np.isnan(a) & np.isnan(b)) | (np.isinf(b) & (a == b))
+    finite = np.isfinite(a) & np.isfinite(b)
+    diff = np.abs(np.where(finite, a, 0.0) - np.where(finite, b, 0.0))
+    rel = diff / np.maximum(np.abs(np.where(finite, b, 0.0)), 1e-12)
+    bad_nonfinite = int(np.count_nonzero(~finite & ~same))
+    ok = bool(bad_nonfinite == 0 and np.all(diff <= atol + rtol * np.abs(np.where(finite, b, 0.0))))
+    return {"max_abs": float(diff.max(initial=0)), "max_rel": float(rel.max(initial=0)), "ok": ok,
+            "nonfinite_mismatch": bad_nonfinite}
 
 
 def _feeds(sess, given: dict, seed: int) -> dict:
@@ -45,6 +54,7 @@ def validate_model(model, bundle=None, inputs=None, input_shapes=None, rtol=1e-3
     import onnx
 
     from .compiler import compile_model
+    from .frontends.onnx.loader import load_proto
     from .session import InferenceSession
 
     model = Path(model)
@@ -55,7 +65,7 @@ def validate_model(model, bundle=None, inputs=None, input_shapes=None, rtol=1e-3
         sess = InferenceSession(bundle)
         feeds = _feeds(sess, inputs or {}, seed)
         outs = sess.run(None, feeds)
-        proto = onnx.load_model(str(model))
+        proto = load_proto(model)
         names = [t.name for t in sess.get_outputs()]
         extra = []
         if per_layer:

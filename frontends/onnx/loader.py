@@ -334,23 +334,7 @@ class _Importer:
         where, base = self.where, self.base
         info = {e.key: e.value for e in t.external_data}
         location = info.get("location", "")
-        if not location or "\0" in location or os.path.isabs(location):
-            target = None
-        else:
-            try:
-                target = (base / location).resolve()
-            except (OSError, RuntimeError):  # a loop of links
-                target = None
-        if target is None or base not in target.parents:
-            raise LNEError(f"{where}: {what} points to external data {show(location)} outside the model's folder; "
-                           "refusing to read it")
-        try:
-            os.stat(target)
-        except FileNotFoundError:
-            raise LNEError(f"{where}: external data file {show(location)} of {what} is missing (it is read from "
-                           "the model's folder)") from None
-        except OSError as e:  # a name too long...
-            raise LNEError(f"{where}: external data file {show(location)} of {what}: {e.strerror}") from None
+        target = _external_target(base, location, where, what)
         try:
             dtype = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type))
             offset = int(info.get("offset", 0))
@@ -406,6 +390,77 @@ class _Importer:
                 v = [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v]
             out[a.name] = v
         return out
+
+
+def _external_target(base: Path, location: str, where: str, what: str) -> Path:
+    """The file of a tensor's external data: inside the model's folder ``base`` (resolved: no
+    absolute path, no `..`, no link out of it), existing."""
+    if not location or "\0" in location or os.path.isabs(location):
+        target = None
+    else:
+        try:
+            target = (base / location).resolve()
+        except (OSError, RuntimeError):  # a loop of links
+            target = None
+    if target is None or base not in target.parents:
+        raise LNEError(f"{where}: {what} points to external data {show(location)} outside the model's folder; "
+                       "refusing to read it")
+    try:
+        os.stat(target)
+    except FileNotFoundError:
+        raise LNEError(f"{where}: external data file {show(location)} of {what} is missing (it is read from "
+                       "the model's folder)") from None
+    except OSError as e:  # a name too long...
+        raise LNEError(f"{where}: external data file {show(location)} of {what}: {e.strerror}") from None
+    return target
+
+
+def _all_tensors(graph):
+    """Every TensorProto of a graph: initializers and tensor attributes, subgraphs included."""
+    yield from graph.initializer
+    for node in graph.node:
+        for a in node.attribute:
+            if a.HasField("t"):
+                yield a.t
+            yield from a.tensors
+            if a.HasField("g"):
+                yield from _all_tensors(a.g)
+            for g in a.graphs:
+                yield from _all_tensors(g)
+
+
+def load_proto(path):
+    """The whole ModelProto for onnxruntime and the quantizer (which read the model as it is):
+    a regular file of bounded size, its external data (initializers and attributes alike)
+    read only from inside the model's folder."""
+    import onnx
+    from google.protobuf.message import DecodeError
+    from onnx import TensorProto, external_data_helper
+
+    path = Path(path)
+    where = plain(str(path), 200)
+    data = limits.read_bytes(path, "the model", MAX_MODEL_BYTES)
+    try:
+        model = onnx.load_model_from_string(data)
+    except (DecodeError, ValueError, RuntimeError, UnicodeDecodeError, OSError) as e:
+        raise LNEError(f"{where}: not a valid ONNX model (protobuf parse failed: {plain(e, 200)})") from None
+    base = path.resolve().parent
+    graphs = [model.graph] + [f for f in model.functions]
+    external = False
+    for g in graphs:
+        for t in (_all_tensors(g) if hasattr(g, "initializer") else
+                  (a.t for n in g.node for a in n.attribute if a.HasField("t"))):
+            if t.data_location == TensorProto.EXTERNAL:
+                location = {e.key: e.value for e in t.external_data}.get("location", "")
+                target = _external_target(base, location, where, f"tensor {show(t.name)}")
+                limits.check_regular(target, f"the external data of tensor {show(t.name)}")
+                external = True
+    if external:
+        try:
+            external_data_helper.load_external_data_for_model(model, str(base))
+        except (OSError, ValueError) as e:
+            raise LNEError(f"{where}: cannot read its external data: {plain(e, 200)}") from None
+    return model
 
 
 def _without_external_data(node):

@@ -268,6 +268,8 @@ def write_bundle(g, out_dir, target, name: str, debug: bool = False, source=None
             m = manifest(g, ident, target, len(blob), fingerprint, debug, steps)
             m["source"] = str(Path(source).resolve()) if source else None
             m["plugins"] = used_plugins
+            from ..session import check_manifest
+            check_manifest(m, f"bundle {ident}")  # what every reader will check: refused before the swap
             (tmp / f"{ident}.json").write_text(json.dumps(m, indent=1))
             for rel, src in (extra_files or {}).items():
                 shutil.copyfile(src, tmp / Path(rel).name)

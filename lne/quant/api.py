@@ -17,13 +17,9 @@ from .sensitivity import Evaluator, per_layer, plan
 def _load(model) -> tuple[onnx.ModelProto, str]:
     if isinstance(model, onnx.ModelProto):
         return model, "<model>"
-    path = Path(model)
-    if not path.is_file():
-        raise LNEError(f"{path}: no such model file")
-    try:
-        return onnx.load(str(path)), str(path)
-    except Exception as e:
-        raise LNEError(f"{path}: not a readable ONNX model ({e})") from None
+    from lne.frontends.onnx.loader import load_proto
+
+    return load_proto(model), str(model)
 
 
 def _has_splits(calib) -> bool:

@@ -195,7 +195,6 @@ def kernel_def(layer: Layer, name: str):
 
 
 def check_model_file(model) -> Path:
-    path = Path(model)
-    if not path.is_file():
-        raise LNEError(f"{path}: no such model file")
-    return path
+    from ..limits import check_regular
+
+    return check_regular(model, "the model")
