@@ -92,7 +92,7 @@ def compile_cmd(model, target, out, force, weights, name, input_shapes, build, d
     bundle = compile_model(model, out, target, name=name, weights=weights, input_shapes=_shapes(input_shapes),
                            debug=debug, planner=planner, dump_after=dump_ir, build=build, plugins=plugins, plan=plan,
                            exact=exact, force=force, extra_files=extra, log=_log)
-    m = find_manifest(bundle)
+    m = find_manifest(bundle, trusted=True)  # just written (and checked) by write_bundle
     summary = {"bundle": str(bundle), "name": m["name"], "target": m["target"], "arena_size": m["arena_size"],
                "weights_size": m["weights_size"], "nodes": len(m["nodes"]), "built": build}
     if as_json:

@@ -65,12 +65,15 @@ def compile_model(model, out_dir, target: str = "host", *, name: str | None = No
     from .plugins import get as get_plugin
     for p in plugins:
         get_plugin(p)  # registers its kernels; unknown names fail here, before any work
-    graph = load_model(model, weights, input_shapes)
+    from .passes import no_cyclic_gc
+    with no_cyclic_gc():  # a large graph stays alive throughout; collections would walk it again and again
+        graph = load_model(model, weights, input_shapes)
     options = {"isa": tgt.isa, "debug": debug, "planner": planner, "kernels": plan or {},
                "plugins": tuple(plugins), "exact": exact}
     run_passes(graph, options, dump_after=dump_after)
-    bundle = write_bundle(graph, out_dir, tgt, c_identifier(name or Path(model).stem), debug=debug,
-                          source=model, force=force, extra_files=extra_files, log=log)
+    with no_cyclic_gc():
+        bundle = write_bundle(graph, out_dir, tgt, c_identifier(name or Path(model).stem), debug=debug,
+                              source=model, force=force, extra_files=extra_files, log=log)
     if build:
         from .build import build_bundle
         build_bundle(bundle)  # its build/ folder is inside the bundle: a failure leaves nothing else

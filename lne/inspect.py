@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import LNEError
+from .limits import plain, show
 
 
 def manifest_for(path: Path, target: str = "host", input_shapes=None) -> dict:
@@ -44,17 +45,19 @@ def _kib(n: int) -> str:
 
 
 def describe(m: dict) -> str:
+    """The table `lne inspect` prints. Names come from the model (or a manifest file): each is
+    printed escaped and cut (limits.plain / show), so none can move the terminal or add lines."""
     if "nodes" not in m or "memory" not in m:
         raise LNEError("not an LNE manifest")
     rows = [("#", "layer", "op", "kernel", "output", "MMACs")]
     for i, n in enumerate(m["nodes"]):
-        rows.append((str(i), n["name"][:40], n["op"], n["kernel"], "x".join(map(str, n["shape"])),
-                     f"{n['macs'] / 1e6:.3f}"))
+        rows.append((str(i), plain(n["name"], 40), plain(n["op"], 40), plain(n["kernel"], 60),
+                     plain("x".join(map(str, n["shape"])), 60), f"{n['macs'] / 1e6:.3f}"))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    lines = [f"{m['name']} (target {m['target']}{', debug' if m.get('debug') else ''})"]
+    lines = [f"{plain(m['name'])} (target {plain(m['target'])}{', debug' if m.get('debug') else ''})"]
     for io in ("inputs", "outputs"):
         for t in m[io]:
-            lines.append(f"  {io[:-1]} {t['name']!r}: float32[{'x'.join(map(str, t['shape']))}]")
+            lines.append(f"  {io[:-1]} {show(t['name'])}: float32[{plain('x'.join(map(str, t['shape'])), 60)}]")
     lines.append("")
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     mem = m["memory"]
@@ -63,10 +66,10 @@ def describe(m: dict) -> str:
     lines += ["", f"total MACs: {total_macs / 1e6:,.2f} M",
               f"weights:    {_kib(m['weights_size'])}",
               *([f"parameters: {_kib(sum(m['parameters'].values()))}  ("
-                 + ", ".join(f"{k} {_kib(v)}" for k, v in sorted(m['parameters'].items())) + ")"]
+                 + ", ".join(f"{plain(k, 20)} {_kib(v)}" for k, v in sorted(m['parameters'].items())) + ")"]
                 if m.get("parameters") else []),
               "memory plan:",
-              f"  arena             {_kib(mem['arena_size'])}  ({mem['algorithm']})",
+              f"  arena             {_kib(mem['arena_size'])}  ({plain(mem['algorithm'], 40)})",
               f"  live-set bound    {_kib(mem['lower_bound'])}  (arena / bound = {ratio:.3f})",
               f"  naive sum         {_kib(mem['naive_size'])}  (no sharing)",
               f"  buffers           {len(mem['buffers'])}"]

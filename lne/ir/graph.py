@@ -5,12 +5,14 @@ the output of exactly one node. Node inputs may be "" for an omitted optional op
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..errors import LNEError
+from ..limits import plain, show
 
 
 class GraphError(LNEError):
@@ -31,7 +33,7 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) if self.shape is not None else 0
+        return math.prod(self.shape) if self.shape is not None else 0
 
     @property
     def nbytes(self) -> int:
@@ -74,9 +76,15 @@ class Graph:
         return self.add_tensor(Tensor(name, tuple(int(d) for d in data.shape), str(data.dtype), data))
 
     def fresh_name(self, base: str) -> str:
-        name, i = base, 1
+        """An unused tensor name from ``base``: base, base_1, base_2... Where to resume is kept
+        per base, so many calls with one base (a weight shared by many nodes) stay linear."""
+        memo = self.__dict__.setdefault("_fresh", {})
+        i = memo.get(base, 0)
+        name = base if i == 0 else f"{base}_{i}"
         while name in self.tensors:
-            name, i = f"{base}_{i}", i + 1
+            i += 1
+            name = f"{base}_{i}"
+        memo[base] = i
         return name
 
     # -- queries --------------------------------------------------------------------------
@@ -114,7 +122,7 @@ class Graph:
                     if p is None or state.get(id(p)) == 2:
                         continue
                     if state.get(id(p)) == 1:
-                        raise GraphError(f"graph has a cycle through node {p.name!r} (tensor {name!r})")
+                        raise GraphError(f"graph has a cycle through node {show(p.name)} (tensor {show(name)})")
                     state[id(p)] = 1
                     stack.append((p, iter(p.inputs)))
                     break
@@ -126,59 +134,73 @@ class Graph:
 
     # -- invariants -----------------------------------------------------------------------
     def verify(self) -> None:
-        """Check the invariants every pass must keep; raise GraphError on the first broken one."""
+        """Check the invariants every pass must keep; raise GraphError on the first broken one.
+        One walk over the nodes (linear in the graph: it runs after every pass)."""
         from .. import ops  # late import: ops depend on the IR
 
-        defined = set(self.inputs) | {n for n, t in self.tensors.items() if t.is_const}
+        tensors = self.tensors
+        defined = set(self.inputs)
+        defined.update(n for n, t in tensors.items() if t.data is not None)
         for name in self.inputs:
-            if name not in self.tensors:
-                raise GraphError(f"graph input {name!r} has no tensor")
-        seen_outputs: set[str] = set()
+            if name not in tensors:
+                raise GraphError(f"graph input {show(name)} has no tensor")
+        get_op = ops.get
         for node in self.nodes:
+            ins = []
+            known = True  # every input shape known: the op's inference can be checked
             for i in node.inputs:
-                if i and i not in defined:
-                    raise GraphError(f"node {node.name!r} ({node.op}) reads tensor {i!r}, which nothing "
+                if not i:
+                    ins.append(None)
+                    continue
+                if i not in defined:
+                    raise GraphError(f"node {show(node.name)} ({node.op}) reads tensor {show(i)}, which nothing "
                                      "defines before it (undefined input or cycle)")
-            for o in node.outputs:
+                t = tensors[i]
+                if t.shape is None:
+                    known = False
+                ins.append(t)
+            outs = node.outputs
+            for o in outs:
                 if not o:
                     continue
-                if o in seen_outputs or o in self.inputs or (o in self.tensors and self.tensors[o].is_const):
-                    raise GraphError(f"tensor {o!r} is defined twice (node {node.name!r})")
-                seen_outputs.add(o)
+                if o in defined:  # another node's output, a graph input or a constant
+                    raise GraphError(f"tensor {show(o)} is defined twice (node {show(node.name)})")
+                if o not in tensors:
+                    raise GraphError(f"node {show(node.name)} output {show(o)} has no tensor")
                 defined.add(o)
-                if o not in self.tensors:
-                    raise GraphError(f"node {node.name!r} output {o!r} has no tensor")
+            if not known:
+                continue
+            for o, (shape, dtype) in zip(outs, get_op(node.op).infer(node, ins)):
+                if not o:
+                    continue
+                t = tensors[o]
+                if t.shape is not None and (t.dtype != dtype or tuple(t.shape) != tuple(shape)):
+                    raise GraphError(f"node {show(node.name)} ({node.op}): output {show(o)} is recorded as "
+                                     f"{t.dtype}{list(t.shape)} but the op gives {dtype}{list(shape)}")
         for name in self.outputs:
             if name not in defined:
-                raise GraphError(f"graph output {name!r} is not produced by any node")
-        for node in self.nodes:
-            opdef = ops.get(node.op)
-            ins = [self.tensors[i] if i else None for i in node.inputs]
-            if any(t is not None and t.shape is None for t in ins):
-                continue
-            expected = opdef.infer(node, ins)
-            for o, (shape, dtype) in zip(node.outputs, expected):
-                t = self.tensors[o]
-                if t.shape is not None and (tuple(t.shape) != tuple(shape) or t.dtype != dtype):
-                    raise GraphError(f"node {node.name!r} ({node.op}): output {o!r} is recorded as "
-                                     f"{t.dtype}{list(t.shape)} but the op gives {dtype}{list(shape)}")
+                raise GraphError(f"graph output {show(name)} is not produced by any node")
 
     # -- dump -----------------------------------------------------------------------------
     def dump(self) -> str:
+        """The IR as text, one node a line. Every name comes from the model: it is printed
+        escaped and cut (limits.plain), so a name cannot move the terminal or forge lines."""
+        tensors = self.tensors
+
         def fmt(name: str) -> str:
             if not name:
                 return "_"
-            t = self.tensors[name]
+            t = tensors[name]
             shape = "x".join(map(str, t.shape)) if t.shape is not None else "?"
-            return f"%{name}:{'const ' if t.is_const else ''}{t.dtype}[{shape}]"
+            return f"%{plain(name)}:{'const ' if t.is_const else ''}{t.dtype}[{shape}]"
 
-        lines = [f"graph {self.name}("
+        lines = [f"graph {plain(self.name)}("
                  + ", ".join(fmt(i) for i in self.inputs) + ") -> (" + ", ".join(fmt(o) for o in self.outputs) + ")"]
         for n in self.nodes:
-            attrs = ", ".join(f"{k}={_short(v)}" for k, v in sorted(n.attrs.items()))
+            attrs = ", ".join(f"{plain(k)}={_short(v)}" for k, v in sorted(n.attrs.items()))
             kernel = f"  [{n.kernel}]" if n.kernel else ""
             lines.append(f"  {', '.join(fmt(o) for o in n.outputs)} = {n.op}({', '.join(fmt(i) for i in n.inputs)})"
-                         + (f" {{{attrs}}}" if attrs else "") + f"  # {n.name}{kernel}")
+                         + (f" {{{attrs}}}" if attrs else "") + f"  # {plain(n.name)}{kernel}")
         return "\n".join(lines)
 
 
@@ -186,5 +208,8 @@ def _short(v: Any) -> str:
     if isinstance(v, np.ndarray):
         return f"array{list(v.shape)}"
     if isinstance(v, (list, tuple)) and len(v) > 8:
-        return f"[{', '.join(map(str, v[:8]))}, ...]"
-    return repr(v)
+        return f"[{', '.join(_short(x) for x in v[:8])}, ...]"
+    if isinstance(v, str):
+        return show(v)
+    text = repr(v)  # repr escapes control characters; a long value is cut
+    return text if len(text) <= 200 else plain(text, 200)

@@ -1,6 +1,8 @@
 """Elementwise kernels: activations, broadcasting binary ops (and PRelu), channel affine."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..ops.activation import act_of
@@ -13,7 +15,7 @@ BIN_PRELU = 4
 
 def _unary(e: Emitter) -> str:
     p = e.params("lne::Act", c_act(act_of(e.node)))
-    n = int(np.prod(e.out_shape(), dtype=np.int64))
+    n = math.prod(e.out_shape())
     return f"lne::unary_f32_ref({p}, {n}, {e.inputs[0]}, {e.outputs[0]});"
 
 
@@ -52,7 +54,7 @@ def _binary_applies(node, g) -> bool:
 
 def _affine(e: Emitter) -> str:
     shape = e.in_shape(0)
-    inner = int(np.prod(shape[2:], dtype=np.int64))
+    inner = math.prod(shape[2:])
     act = e.params("lne::Act", c_act(e.node.attrs.get("act")))
     return (f"lne::channel_affine_f32_ref({shape[0]}, {shape[1]}, {inner}, {e.inputs[0]}, {e.inputs[1]}, "
             f"{e.inputs[2]}, {act}, {e.outputs[0]});")

@@ -1,6 +1,8 @@
 """Gemm (fully connected) and MatMul kernels: reference and cache-blocked."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .registry import Emitter, KernelDef, c_act, register
@@ -39,10 +41,10 @@ def matmul_params(node, g) -> list | None:
     b2 = tuple(b) if len(b) > 1 else tuple(b) + (1,)
     m, k, n = a2[-2], a2[-1], b2[-1]
     batch_shape = np.broadcast_shapes(a2[:-2], b2[:-2])
-    batch = int(np.prod(batch_shape, dtype=np.int64))
+    batch = math.prod(batch_shape)
     strides = []
     for shape, size in ((a2, m * k), (b2, k * n)):
-        own = int(np.prod(shape[:-2], dtype=np.int64))
+        own = math.prod(shape[:-2])
         if own == batch and tuple((1,) * (len(batch_shape) - len(shape[:-2])) + shape[:-2]) == tuple(batch_shape):
             strides.append(size if batch > 1 else 0)
         elif own == 1:

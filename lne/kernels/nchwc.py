@@ -6,6 +6,8 @@ of 8 are padded with zero channels; a conv writing a padded tensor may only fuse
 with act(0) == 0, so the padding stays zero."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .conv import conv_params, im2col_scratch_floats
@@ -26,7 +28,7 @@ def pack_gemm(w: np.ndarray, blocked_input: bool = False) -> np.ndarray:
     if blocked_input:
         c = w.shape[1]
         w = np.concatenate([w.reshape(m, c), np.zeros((m, pad8(c) - c), w.dtype)], axis=1)
-    k = int(np.prod(w.shape[1:]))
+    k = math.prod(w.shape[1:])
     mp = -(-m // PANEL) * PANEL
     u = np.zeros((mp, k), np.float32)
     u[:m] = w.reshape(m, k)
@@ -134,7 +136,7 @@ register(KernelDef("Conv", "depthwise_nchw8c", "kernels/conv/conv_nchwc.h", _dw_
 
 def _nchw_dims(e: Emitter):
     n, c = e.in_shape(0)[:2]
-    return n, c, int(np.prod(e.in_shape(0)[2:], dtype=np.int64))
+    return n, c, math.prod(e.in_shape(0)[2:])
 
 
 def _gap_emit(e: Emitter) -> str:

@@ -9,6 +9,8 @@ parameter builders are reused here.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..ops.activation import act_of
@@ -97,7 +99,7 @@ _neon("GlobalMaxPool", "global_maxpool", "ref", "pool/pool_neon.h", _global("glo
 # -- element-wise -------------------------------------------------------------------------------
 def _unary(e: Emitter) -> str:
     p = e.params("lne::Act", c_act(act_of(e.node)))
-    n = int(np.prod(e.out_shape(), dtype=np.int64))
+    n = math.prod(e.out_shape())
     return f"lne::unary_f32_neon({p}, {n}, {e.inputs[0]}, {e.outputs[0]});"
 
 
@@ -110,7 +112,7 @@ def _binary(e: Emitter) -> str:
 
 def _affine(e: Emitter) -> str:
     shape = e.in_shape(0)
-    inner = int(np.prod(shape[2:], dtype=np.int64))
+    inner = math.prod(shape[2:])
     act = e.params("lne::Act", c_act(e.node.attrs.get("act")))
     return (f"lne::channel_affine_f32_neon({shape[0]}, {shape[1]}, {inner}, {e.inputs[0]}, {e.inputs[1]}, "
             f"{e.inputs[2]}, {act}, {e.outputs[0]});")

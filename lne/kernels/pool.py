@@ -1,6 +1,8 @@
 """Pooling kernels."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .registry import Emitter, KernelDef, register
@@ -24,7 +26,7 @@ def _pool(fn):
 def _global(fn):
     def emit(e: Emitter) -> str:
         shape = e.in_shape(0)
-        hw = int(np.prod(shape[2:], dtype=np.int64))
+        hw = math.prod(shape[2:])
         return f"lne::{fn}({shape[0] * shape[1]}, {hw}, {e.inputs[0]}, {e.outputs[0]});"
     return emit
 

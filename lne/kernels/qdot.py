@@ -3,6 +3,8 @@
 channels x 4 consecutive k, [tiles][ceil(K / 4)][16][4], zero padded."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .quant import _ok8, _qconv_k, _weights_int8, conv_call
@@ -14,7 +16,7 @@ BLOCK = 64   # im2col columns per block (multiple of 4)
 def pack_weights_dot(w: np.ndarray) -> np.ndarray:
     """int8 [m, ...] (one group) -> [ceil(m / 16)][ceil(K / 4)][16][4] int8, zero padded."""
     m = w.shape[0]
-    k = int(np.prod(w.shape[1:], dtype=np.int64))
+    k = math.prod(w.shape[1:])
     tiles, kq = -(-m // 16), -(-k // 4)
     full = np.zeros((tiles * 16, kq * 4), np.int8)
     full[:m, :k] = w.reshape(m, k)

@@ -6,6 +6,8 @@ dtype "int8" kernels take int8 / uint8 activations, "int16" kernels int16 activa
 applies() checks the node's tensor types (select_kernels keeps float32 kernels off them)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .pool import pool_params
@@ -50,10 +52,10 @@ def _act_family(fam: str):
 def _axis_layout(node, shape):
     a = node.attrs
     if not a.get("per_axis") or not shape:
-        return int(np.prod(shape, dtype=np.int64)), 1, 1
+        return math.prod(shape), 1, 1
     axis = a.get("axis", 1) % len(shape)
-    return (int(np.prod(shape[:axis], dtype=np.int64)), shape[axis],
-            int(np.prod(shape[axis + 1:], dtype=np.int64)))
+    return (math.prod(shape[:axis]), shape[axis],
+            math.prod(shape[axis + 1:]))
 
 
 def _qdq(fn, quant: bool):
@@ -122,7 +124,7 @@ def pack_weights(w: np.ndarray, group: int) -> np.ndarray:
     one 8 wide when it holds <= 8 channels), zero padded: the layout
     runtime/kernels/quant/qgemm_avx2.h reads (qpanel_width)."""
     m = w.shape[0]
-    k = int(np.prod(w.shape[1:], dtype=np.int64))
+    k = math.prod(w.shape[1:])
     mg, kp = m // group, k + (k & 1)
     panels = []
     for wg in w.reshape(group, mg, k):
@@ -234,7 +236,7 @@ for _isa in ("avx2", "neon"):   # NEON: AArch64 (armv7 builds run the portable l
 # -- QGemm ------------------------------------------------------------------------------------
 def _qgemm_params(e: Emitter) -> list:
     x, w = e.in_shape(0), e.in_shape(1)
-    rows = int(np.prod(x[:-1], dtype=np.int64))
+    rows = math.prod(x[:-1])
     a = e.node.attrs
     return [rows, w[0], w[1], a["x_zp"], a["y_zp"], a["lo"], a["hi"]]
 
@@ -247,7 +249,7 @@ def _qgemm_emit(e: Emitter) -> str:
 
 def _qgemm_q(node, g) -> list:
     x, w = g.tensors[node.inputs[0]].shape, g.tensors[node.inputs[1]].shape
-    rows = int(np.prod(x[:-1], dtype=np.int64))
+    rows = math.prod(x[:-1])
     nb = column_block(w[1], rows)
     return [w[1], w[1] + (w[1] & 1), nb, pack_scratch(w[1], nb)]
 
@@ -277,7 +279,7 @@ register(KernelDef("QGemm", "packed", PACKED, _qgemm_packed_emit, family="qgemm"
 # -- elementwise, pooling, concat -------------------------------------------------------------
 def _qadd_emit(e: Emitter) -> str:
     a = e.node.attrs
-    count = int(np.prod(e.out_shape(), dtype=np.int64))
+    count = math.prod(e.out_shape())
     return (f"lne::qadd({count}, {_cin(e, 0)}, {c_value(float(a['ra']))}, {_cin(e, 1)}, {c_value(float(a['rb']))}, "
             f"{c_value(float(a['k']))}, {a['lo']}, {a['hi']}, {_cout(e)});")
 
@@ -285,7 +287,7 @@ def _qadd_emit(e: Emitter) -> str:
 def _qgap_emit(e: Emitter) -> str:
     a = e.node.attrs
     shape = e.in_shape(0)
-    hw = int(np.prod(shape[2:], dtype=np.int64))
+    hw = math.prod(shape[2:])
     return (f"lne::qglobal_avgpool_ref({shape[0] * shape[1]}, {hw}, {_cin(e, 0)}, {a['x_zp']}, "
             f"{c_value(float(a['mult']))}, {a['y_zp']}, {a['lo']}, {a['hi']}, {_cout(e)});")
 
@@ -320,7 +322,7 @@ for _fam in ("int8", "int16"):
 
 
 def _qclamp_emit(e: Emitter) -> str:
-    count = int(np.prod(e.out_shape(), dtype=np.int64))
+    count = math.prod(e.out_shape())
     return f"lne::qclamp_ref({count}, {_cin(e, 0)}, {e.node.attrs['lo']}, {e.node.attrs['hi']}, {_cout(e)});"
 
 

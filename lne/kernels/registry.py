@@ -51,11 +51,13 @@ class KernelDef:
 
 
 _KERNELS: dict[tuple[str, str], KernelDef] = {}  # (op, kernel name); one kernel may serve several ops
+_BY_OP: dict[str, list[KernelDef]] = {}  # op -> its kernels in registration order (for_op per node)
 
 
 def register(k: KernelDef) -> KernelDef:
     assert (k.op, k.name) not in _KERNELS, k.name
     _KERNELS[(k.op, k.name)] = k
+    _BY_OP.setdefault(k.op, []).append(k)
     return k
 
 
@@ -64,7 +66,7 @@ def get(op: str, name: str) -> KernelDef:
 
 
 def for_op(op: str) -> list[KernelDef]:
-    return [k for k in _KERNELS.values() if k.op == op]
+    return list(_BY_OP.get(op, ()))
 
 
 def all_kernels() -> list[KernelDef]:
@@ -73,6 +75,8 @@ def all_kernels() -> list[KernelDef]:
 
 # -- emission helpers --------------------------------------------------------------------------
 def c_float(v: float) -> str:
+    if type(v) is float and v == 0.0 and math.copysign(1.0, v) > 0:
+        return "0.000000000e+00f"  # the common case (activation parameters), without numpy
     v = float(np.float32(v))
     if math.isnan(v):
         return "NAN"
@@ -82,8 +86,11 @@ def c_float(v: float) -> str:
 
 
 def c_value(v) -> str:
-    if isinstance(v, (list, tuple)):
-        return "{" + ", ".join(c_value(x) for x in v) + "}"
+    t = type(v)
+    if t is int:
+        return str(v)
+    if t is list or t is tuple or isinstance(v, (list, tuple)):
+        return "{" + ", ".join([c_value(x) for x in v]) + "}"
     if isinstance(v, (bool, np.bool_)):
         return "1" if v else "0"
     if isinstance(v, (int, np.integer)):
@@ -95,10 +102,10 @@ def c_value(v) -> str:
 
 def c_act(act) -> list:
     """An lne::Act initializer for a fused activation triple (or none)."""
-    from ..ops.activation import ACT_KINDS
-
     if act is None:
         return [0, 0.0, 0.0]
+    from ..ops.activation import ACT_KINDS
+
     kind, alpha, beta = act
     return [ACT_KINDS[kind], float(alpha), float(beta)]
 

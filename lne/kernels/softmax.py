@@ -1,6 +1,8 @@
 """Softmax / LogSoftmax and LRN kernels."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..ops.softmax import split
@@ -16,7 +18,7 @@ def _softmax(e: Emitter) -> str:
 def _lrn(e: Emitter) -> str:
     shape = e.in_shape(0)
     a = e.node.attrs
-    inner = int(np.prod(shape[2:], dtype=np.int64))
+    inner = math.prod(shape[2:])
     return (f"lne::lrn_f32_ref({shape[0]}, {shape[1]}, {inner}, {int(a['size'])}, {c_float(a.get('alpha', 1e-4))}, "
             f"{c_float(a.get('beta', 0.75))}, {c_float(a.get('bias', 1.0))}, {e.inputs[0]}, {e.outputs[0]});")
 

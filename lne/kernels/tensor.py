@@ -1,6 +1,8 @@
 """Data movement kernels: concat (or in place, no code), transpose, pad, views (no code)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .registry import Emitter, KernelDef, register
@@ -12,8 +14,8 @@ def concat_layout(node, g) -> tuple[int, list[int]]:
     """(outer, inner sizes per input) of a Concat."""
     shape = g.tensors[node.outputs[0]].shape
     axis = node.attrs["axis"] % len(shape)
-    outer = int(np.prod(shape[:axis], dtype=np.int64))
-    inner = [int(np.prod(g.tensors[i].shape[axis:], dtype=np.int64)) for i in node.inputs]
+    outer = math.prod(shape[:axis])
+    inner = [math.prod(g.tensors[i].shape[axis:]) for i in node.inputs]
     return outer, inner
 
 

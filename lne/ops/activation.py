@@ -7,11 +7,15 @@ import numpy as np
 
 from .base import OpDef, OpError, register, same_shape
 
+FLT_MAX = float(np.finfo(np.float32).max)
+
 # kind -> value of lne::ActKind in runtime/include/lne/common.h
 ACT_KINDS = {"Relu": 1, "Clip": 2, "LeakyRelu": 3, "Sigmoid": 4, "Tanh": 5, "HardSigmoid": 6, "HardSwish": 7}
 
 
 def apply(act, y: np.ndarray) -> np.ndarray:
+    """numpy semantics of an activation; NaN in, NaN out (np.maximum / np.minimum propagate it,
+    as onnxruntime does and the C++ kernels' max_keep_nan / min_keep_nan)."""
     if act is None:
         return y
     kind, alpha, beta = act
@@ -35,8 +39,8 @@ def apply(act, y: np.ndarray) -> np.ndarray:
 def act_of(node):
     """The (kind, alpha, beta) triple of a unary activation node."""
     a = node.attrs
-    if node.op == "Clip":
-        return ("Clip", float(a.get("min", -np.inf)), float(a.get("max", np.inf)))
+    if node.op == "Clip":  # ONNX defaults: the float range (onnxruntime clips +inf to FLT_MAX)
+        return ("Clip", float(a.get("min", -FLT_MAX)), float(a.get("max", FLT_MAX)))
     if node.op == "LeakyRelu":
         return ("LeakyRelu", float(a.get("alpha", 0.01)), 0.0)
     if node.op == "HardSigmoid":

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import LNEError
+from ..limits import MAX_ELEMENTS, show
 
 CATEGORIES = ("elementwise", "injective", "out-fusable", "reduction", "opaque", "shape")
 
@@ -64,16 +65,15 @@ def all_ops() -> dict[str, OpDef]:
 
 class OpError(LNEError):
     def __init__(self, node, msg: str):
-        super().__init__(f"node {node.name!r} ({node.op}): {msg}")
+        super().__init__(f"node {show(node.name)} ({node.op}): {msg}")
 
 
 def same_shape(node, ins):
     return [(ins[0].shape, ins[0].dtype)]
 
 
-# The largest tensor LNE compiles (elements): kernels index with 32-bit ints, and a size check
-# here keeps hostile shapes from overflowing int64 arithmetic or exhausting memory.
-MAX_ELEMENTS = 2**31 - 1
+# The largest tensor LNE compiles (elements) is limits.MAX_ELEMENTS: kernels index with 32-bit
+# ints, and a size check keeps hostile shapes from overflowing int64 arithmetic or exhausting memory.
 
 
 def check_elements(node, shape, what: str = "output") -> None:
@@ -90,7 +90,7 @@ def require_const(node, graph, index: int, what: str):
         return None
     data = graph.const(name)
     if data is None:
-        raise OpError(node, f"{what} (input {index}, tensor {name!r}) must be a constant; "
+        raise OpError(node, f"{what} (input {index}, tensor {show(name)}) must be a constant; "
                             "LNE compiles static graphs")
     return data
 
@@ -110,4 +110,4 @@ def move_const_inputs(node, graph, names: dict[int, str]) -> None:
 
 def check_rank(node, t, ranks, what="input"):
     if len(t.shape) not in ranks:
-        raise OpError(node, f"{what} {t.name!r} has rank {len(t.shape)}; supported: {sorted(ranks)}")
+        raise OpError(node, f"{what} {show(t.name)} has rank {len(t.shape)}; supported: {sorted(ranks)}")

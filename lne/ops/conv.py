@@ -2,11 +2,13 @@
 auto pads, optional bias and a fused activation epilogue (attrs["act"], set by fusion)."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from . import activation
 from .base import OpDef, OpError, check_rank, register
-from .spatial import out_hw, window_attrs
+from .spatial import INT32_MAX, out_hw, window_attrs
 
 
 def _normalize(node, graph):
@@ -14,7 +16,11 @@ def _normalize(node, graph):
     check_rank(node, x, {4})
     check_rank(node, w, {4}, "weight")
     window_attrs(node, x.shape[2:], tuple(node.attrs.get("kernel_shape") or w.shape[2:]))
-    node.attrs.setdefault("group", 1)
+    group = node.attrs.setdefault("group", 1)
+    if not isinstance(group, numbers.Integral) or isinstance(group, bool) or not 1 <= group <= INT32_MAX:
+        raise OpError(node, f"attribute group={str(group)[:40]} must be a positive integer that fits the kernels' "
+                            f"32-bit fields (at most {INT32_MAX})")
+    node.attrs["group"] = int(group)
     node.attrs.setdefault("act", None)
 
 

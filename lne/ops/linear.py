@@ -11,8 +11,8 @@ def _gemm_normalize(node, graph):
     a = node.attrs
     a.setdefault("alpha", 1.0)
     a.setdefault("beta", 1.0)
-    a["transA"] = int(a.get("transA", 0))
-    a["transB"] = int(a.get("transB", 0))
+    a["transA"] = int(bool(a.get("transA", 0)))  # 0 / 1 (int32 fields of lne::GemmParams)
+    a["transB"] = int(bool(a.get("transB", 0)))
     a.setdefault("act", None)
 
 

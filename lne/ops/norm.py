@@ -68,6 +68,9 @@ def _lrn_infer(node, ins):
         raise OpError(node, "attribute size must be a positive integer")
     if len(ins[0].shape) < 3:
         raise OpError(node, f"input rank {len(ins[0].shape)} < 3")
+    if int(node.attrs["size"]) + ins[0].shape[1] > 2**31 - 1:  # lrn_f32_ref: int32 size and channel window
+        raise OpError(node, f"attribute size={int(node.attrs['size'])} does not fit the 32-bit integers the "
+                            "kernel uses (size + channels must be at most 2147483647)")
     return same_shape(node, ins)
 
 

@@ -14,8 +14,8 @@ def _normalize(node, graph):
     if "kernel_shape" not in node.attrs:
         raise OpError(node, "attribute kernel_shape is required")
     window_attrs(node, x.shape[2:], tuple(node.attrs["kernel_shape"]))
-    node.attrs["ceil_mode"] = int(node.attrs.get("ceil_mode", 0))
-    node.attrs["count_include_pad"] = int(node.attrs.get("count_include_pad", 0))
+    node.attrs["ceil_mode"] = int(bool(node.attrs.get("ceil_mode", 0)))  # 0 / 1 (an int32 field in C++)
+    node.attrs["count_include_pad"] = int(bool(node.attrs.get("count_include_pad", 0)))
     if node.op == "MaxPool" and len(node.outputs) > 1 and node.outputs[1]:
         raise OpError(node, "the Indices output of MaxPool is not supported")
     if node.op == "MaxPool" and int(node.attrs.get("storage_order", 0)):
@@ -29,8 +29,9 @@ def _infer(node, ins):
 
 
 def _windows(x, attrs, ceil_mode):
-    """(values, mask) of shape [n, c, oh, ow, kh*kw]: window taps over the input padded with
-    zeros, the mask telling which taps are real input (1), padding (2) or ceil overhang (0)."""
+    """Yield (values, mask) per window tap, each of shape [n, c, oh, ow] / [oh, ow]: the tap over
+    the input padded with zeros, the mask telling which taps are real input (1), padding (2) or
+    ceil overhang (0). One tap at a time: memory stays that of the output, not kh*kw times it."""
     (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = (attrs["kernel_shape"], attrs["strides"],
                                                       attrs["dilations"], attrs["pads"])
     n, c, h, w = x.shape
@@ -47,23 +48,28 @@ def _windows(x, attrs, ceil_mode):
     kind = np.zeros(xp.shape[2:], np.int8)
     kind[: pt + h + pb, : pl + w + pr] = 2
     kind[pt: pt + h, pl: pl + w] = 1
-    vals, mask = [], []
     for ky in range(kh):
         for kx in range(kw):
             ys, xs = slice(ky * dh, ky * dh + sh * (oh - 1) + 1, sh), slice(kx * dw, kx * dw + sw * (ow - 1) + 1, sw)
-            vals.append(xp[:, :, ys, xs])
-            mask.append(kind[ys, xs])
-    return np.stack(vals, -1), np.stack(mask, -1)
+            yield xp[:, :, ys, xs], kind[ys, xs]
 
 
 def _reference(node, arrays):
     x = arrays[0]
-    vals, mask = _windows(x, node.attrs, bool(node.attrs["ceil_mode"]))
+    taps = _windows(x, node.attrs, bool(node.attrs["ceil_mode"]))
     if node.op == "MaxPool":
-        return [np.where(mask == 1, vals, -np.inf).max(-1).astype(x.dtype)]
-    counted = (mask >= 1) if node.attrs["count_include_pad"] else (mask == 1)
-    total = np.where(mask == 1, vals, 0).astype(np.float64).sum(-1)
-    return [(total / counted.sum(-1)).astype(x.dtype)]
+        y = None
+        for vals, mask in taps:
+            v = np.where(mask == 1, vals, -np.inf)
+            y = v if y is None else np.maximum(y, v)  # np.maximum keeps NaN, as max over the window did
+        return [y.astype(x.dtype)]
+    total = count = None
+    include = node.attrs["count_include_pad"]
+    for vals, mask in taps:
+        v = np.where(mask == 1, vals, 0).astype(np.float64)
+        k = ((mask >= 1) if include else (mask == 1)).astype(np.int64)
+        total, count = (v, k) if total is None else (total + v, count + k)
+    return [(total / count).astype(x.dtype)]
 
 
 def _macs(node, ins, outs):

@@ -2,6 +2,8 @@
 (opset < 13, attrs["coerce_2d"] set by the frontend)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .base import OpDef, OpError, register, same_shape
@@ -14,10 +16,10 @@ def split(node, shape) -> tuple[int, int, int]:
     if not -rank <= axis < rank:
         raise OpError(node, f"axis {axis} is out of range for rank {rank}")
     axis %= rank
-    outer = int(np.prod(shape[:axis], dtype=np.int64))
+    outer = math.prod(shape[:axis])
     if node.attrs.get("coerce_2d"):
-        return outer, int(np.prod(shape[axis:], dtype=np.int64)), 1
-    return outer, shape[axis], int(np.prod(shape[axis + 1:], dtype=np.int64))
+        return outer, math.prod(shape[axis:]), 1
+    return outer, shape[axis], math.prod(shape[axis + 1:])
 
 
 def _infer(node, ins):

@@ -2,6 +2,8 @@
 Unsqueeze, Identity, Dropout) that reinterpret a buffer without code."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .base import OpDef, OpError, move_const_inputs, register, require_const
@@ -135,13 +137,13 @@ def _reshape_infer(node, ins):
     out = [x[i] if s == 0 and not allowzero else s for i, s in enumerate(shape)]
     if out.count(-1) > 1 or any(s < -1 for s in out):
         raise OpError(node, f"invalid target shape {shape}")
-    total = int(np.prod(x, dtype=np.int64))
+    total = math.prod(x)
     if -1 in out:
-        known = int(np.prod([s for s in out if s != -1], dtype=np.int64))
+        known = math.prod([s for s in out if s != -1])
         if known == 0 or total % known:
             raise OpError(node, f"cannot reshape {list(x)} to {shape}")
         out[out.index(-1)] = total // known
-    if int(np.prod(out, dtype=np.int64)) != total:
+    if math.prod(out) != total:
         raise OpError(node, f"cannot reshape {list(x)} ({total} elements) to {shape}")
     return [(tuple(out), ins[0].dtype)]
 
@@ -153,7 +155,7 @@ def _flatten_infer(node, ins):
         raise OpError(node, f"axis {axis} is out of range for rank {len(x)}")
     if axis < 0:
         axis += len(x)
-    return [((int(np.prod(x[:axis], dtype=np.int64)), int(np.prod(x[axis:], dtype=np.int64))), ins[0].dtype)]
+    return [((math.prod(x[:axis]), math.prod(x[axis:])), ins[0].dtype)]
 
 
 def _axes_normalize(node, graph):

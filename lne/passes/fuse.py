@@ -12,8 +12,9 @@ from ..ops.norm import bn_scale_bias
 ACT_HOSTS = ("Conv", "Gemm", "Add", "ChannelAffine")
 
 
-def _sole_consumer(g, tensor: str, consumers) -> bool:
-    return tensor not in g.outputs and len(consumers.get(tensor, [])) == 1
+def _sole_consumer(g, tensor: str, consumers, outputs=None) -> bool:
+    outputs = g.outputs if outputs is None else outputs
+    return tensor not in outputs and len(consumers.get(tensor, [])) == 1
 
 
 def _channel_vector(node, g, const: np.ndarray, out_shape) -> np.ndarray | None:
@@ -61,57 +62,65 @@ def _scale_shift(g, host, scale: np.ndarray | None, shift: np.ndarray | None) ->
 
 def fold_batchnorm(g, options) -> None:
     """Fold BatchNormalization, and Mul/Add/Sub/Div by a per-channel constant, into the Conv or
-    Gemm that produces their input; a BatchNormalization that cannot fold becomes ChannelAffine."""
-    changed = True
-    while changed:
-        changed = False
-        prods, cons = g.producers(), g.consumers()
-        for node in list(g.nodes):
-            if node.op not in ("BatchNormalization", "Mul", "Add", "Sub", "Div"):
+    Gemm that produces their input; a BatchNormalization that cannot fold becomes ChannelAffine.
+    One walk in node order (a fold only changes the node and its host, so nothing earlier
+    becomes foldable), producers kept up to date: linear in the graph."""
+    prods, cons = g.producers(), g.consumers()
+    outputs = set(g.outputs)
+    removed: set[int] = set()
+    for node in list(g.nodes):
+        if node.op not in ("BatchNormalization", "Mul", "Add", "Sub", "Div"):
+            continue
+        if node.op in ("Add", "Mul") and g.const(node.inputs[0]) is not None:
+            node.inputs = node.inputs[::-1]  # constant second: they commute
+        x = node.inputs[0]
+        host = prods.get(x)
+        foldable_host = (host is not None and host.op in ("Conv", "Gemm") and host.attrs.get("act") is None
+                         and g.tensors[host.inputs[1]].is_const and (not host.input(2) or g.const(host.input(2)) is not None)
+                         and _sole_consumer(g, x, cons, outputs))
+        out_shape = g.tensors[node.outputs[0]].shape
+        if node.op == "BatchNormalization":
+            params = [g.const(i) for i in node.inputs[1:5]]
+            if any(p is None for p in params):
+                raise OpError(node, "scale, B, mean and var must be constants (inference BatchNormalization)")
+            scale, shift = bn_scale_bias(*params, node.attrs.get("epsilon", 1e-5))
+        else:
+            const = g.const(node.inputs[1])
+            if const is None or g.tensors[x].shape != out_shape or not foldable_host:
                 continue
-            if node.op in ("Add", "Mul") and g.const(node.inputs[0]) is not None:
-                node.inputs = node.inputs[::-1]  # constant second: they commute
-            x = node.inputs[0]
-            host = prods.get(x)
-            foldable_host = (host is not None and host.op in ("Conv", "Gemm") and host.attrs.get("act") is None
-                             and g.tensors[host.inputs[1]].is_const and (not host.input(2) or g.const(host.input(2)) is not None)
-                             and _sole_consumer(g, x, cons))
-            out_shape = g.tensors[node.outputs[0]].shape
-            if node.op == "BatchNormalization":
-                params = [g.const(i) for i in node.inputs[1:5]]
-                if any(p is None for p in params):
-                    raise OpError(node, "scale, B, mean and var must be constants (inference BatchNormalization)")
-                scale, shift = bn_scale_bias(*params, node.attrs.get("epsilon", 1e-5))
-            else:
-                const = g.const(node.inputs[1])
-                if const is None or g.tensors[x].shape != out_shape or not foldable_host:
-                    continue
-                vec = _channel_vector(node, g, const, out_shape)
-                if vec is None:
-                    continue
-                scale = {"Mul": vec, "Div": 1.0 / vec}.get(node.op)
-                shift = {"Add": vec, "Sub": -vec}.get(node.op)
-            if foldable_host:
-                _scale_shift(g, host, scale, shift)
-                host.outputs[0] = node.outputs[0]
-                g.nodes.remove(node)
-            else:  # lone BatchNormalization: a per-channel affine kernel
-                s = g.add_const(g.fresh_name(x + "_bn_scale"), scale.astype(np.float32))
-                b = g.add_const(g.fresh_name(x + "_bn_bias"), shift.astype(np.float32))
-                node.op, node.inputs, node.attrs = "ChannelAffine", [x, s.name, b.name], {"act": None}
-                node.outputs = node.outputs[:1]
-            changed = True
-            break
+            vec = _channel_vector(node, g, const, out_shape)
+            if vec is None:
+                continue
+            scale = {"Mul": vec, "Div": 1.0 / vec}.get(node.op)
+            shift = {"Add": vec, "Sub": -vec}.get(node.op)
+        if foldable_host:
+            _scale_shift(g, host, scale, shift)
+            host.outputs[0] = node.outputs[0]
+            prods.pop(x, None)
+            prods[node.outputs[0]] = host
+            removed.add(id(node))
+        else:  # lone BatchNormalization: a per-channel affine kernel
+            s = g.add_const(g.fresh_name(x + "_bn_scale"), scale.astype(np.float32))
+            b = g.add_const(g.fresh_name(x + "_bn_bias"), shift.astype(np.float32))
+            node.op, node.inputs, node.attrs = "ChannelAffine", [x, s.name, b.name], {"act": None}
+            for extra in node.outputs[1:]:
+                if prods.get(extra) is node:
+                    del prods[extra]
+            node.outputs = node.outputs[:1]
+    if removed:
+        g.nodes = [n for n in g.nodes if id(n) not in removed]
 
 
 def fuse_pad(g, options) -> None:
     """Fold a zero constant Pad on the spatial axes into the Conv (or count_include_pad
     AveragePool, or -inf MaxPool) that alone consumes it."""
     cons = g.consumers()
+    outputs = set(g.outputs)
+    removed: set[int] = set()
     for pad in [n for n in g.nodes if n.op == "Pad"]:
         a, rank = pad.attrs, len(g.tensors[pad.inputs[0]].shape)
         users = cons.get(pad.outputs[0], [])
-        if a["mode"] != "constant" or rank != 4 or not _sole_consumer(g, pad.outputs[0], cons):
+        if a["mode"] != "constant" or rank != 4 or not _sole_consumer(g, pad.outputs[0], cons, outputs):
             continue
         p = a["pads"]
         if any(p[i] != 0 for i in (0, 1, 4, 5)) or min(p) < 0:
@@ -125,21 +134,29 @@ def fuse_pad(g, options) -> None:
         up = user.attrs["pads"]
         user.attrs["pads"] = [up[0] + p[2], up[1] + p[3], up[2] + p[6], up[3] + p[7]]
         user.inputs[0] = pad.inputs[0]
-        g.nodes.remove(pad)
+        removed.add(id(pad))
+    if removed:
+        g.nodes = [n for n in g.nodes if id(n) not in removed]
 
 
 def fuse_activations(g, options) -> None:
-    """Run an activation as the epilogue of the Conv/Gemm/Add/ChannelAffine that feeds it."""
+    """Run an activation as the epilogue of the Conv/Gemm/Add/ChannelAffine that feeds it
+    (producers updated per fusion, not recomputed: linear in the graph)."""
     prods, cons = g.producers(), g.consumers()
+    outputs = set(g.outputs)
+    removed: set[int] = set()
     for node in [n for n in g.nodes if n.op in ACT_KINDS]:
         host = prods.get(node.inputs[0])
         if host is None or host.op not in ACT_HOSTS or host.attrs.get("act") is not None:
             continue
-        if not _sole_consumer(g, node.inputs[0], cons):
+        if not _sole_consumer(g, node.inputs[0], cons, outputs):
             continue
         if host.op == "Add" and g.tensors[host.outputs[0]].shape != g.tensors[node.outputs[0]].shape:
             continue
         host.attrs["act"] = act_of(node)
+        prods.pop(host.outputs[0], None)
         host.outputs[0] = node.outputs[0]
-        g.nodes.remove(node)
-        prods = g.producers()
+        prods[node.outputs[0]] = host
+        removed.add(id(node))
+    if removed:
+        g.nodes = [n for n in g.nodes if id(n) not in removed]

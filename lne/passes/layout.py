@@ -114,17 +114,20 @@ def _insert_reorders(g, blocked: set, wants: dict) -> None:
             made[(src, to)] = dst
         return made[(src, to)]
 
-    for out in g.outputs:  # a blocked graph output: the producer writes a blocked twin
+    twins: dict[str, str] = {}
+    for out in dict.fromkeys(g.outputs):  # a blocked graph output: the producer writes a blocked twin
         if out in blocked:
             twin = g.add_tensor(Tensor(g.fresh_name(f"{out}_{BLOCKED}"), g.tensors[out].shape,
                                        g.tensors[out].dtype)).name
-            for node in g.nodes:
-                node.outputs = [twin if o == out else o for o in node.outputs]
-                node.inputs = [twin if i == out else i for i in node.inputs]
+            twins[out] = twin
             blocked.discard(out)
             blocked.add(twin)
             extra.append(Node(f"{out}/reorder_nchw", "Reorder", [twin], [out], {"to": "nchw"}))
             names.add(extra[-1].name)
+    if twins:  # one rename walk for all of them (was one walk per output)
+        for node in g.nodes:
+            node.outputs = [twins.get(o, o) for o in node.outputs]
+            node.inputs = [twins.get(i, i) for i in node.inputs]
     for name in blocked:
         g.tensors[name].layout = BLOCKED
     for node in list(g.nodes):

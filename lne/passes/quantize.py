@@ -18,11 +18,13 @@ kernels, so every QDQ model compiles and computes what onnxruntime computes.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import LNEError
 
-from ..ops.activation import act_of
+from ..ops.activation import FLT_MAX, act_of
 from ..ops.quant import RANGE, qadd_constants, quantize as np_quantize
 
 SAME_SCALE_OPS = ("MaxPool", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Concat")
@@ -46,19 +48,75 @@ def _clamp(act, y_scale, y_zp, dtype):
     if kind == "Relu":
         return max(lo, y_zp), hi
     if kind == "Clip":
-        qa = int(np_quantize(np.float32(alpha), np.float32(y_scale), y_zp, dtype)) if np.isfinite(alpha) else lo
-        qb = int(np_quantize(np.float32(beta), np.float32(y_scale), y_zp, dtype)) if np.isfinite(beta) else hi
+        bounded = lambda v: np.isfinite(v) and abs(v) < FLT_MAX  # noqa: E731 (Clip's default: the float range)
+        qa = int(np_quantize(np.float32(alpha), np.float32(y_scale), y_zp, dtype)) if bounded(alpha) else lo
+        qb = int(np_quantize(np.float32(beta), np.float32(y_scale), y_zp, dtype)) if bounded(beta) else hi
         return max(lo, qa), min(hi, qb)
     return None
 
 
 class _Rewriter:
+    """The patterns, with producer / consumer maps kept up to date as nodes are rewritten
+    (``commit``): linear in the graph, where recomputing them per rewrite was quadratic."""
+
     def __init__(self, g):
         self.g = g
+        self.outputs = set(g.outputs)
         self.prods = g.producers()
-        self.cons = g.consumers()
+        self._cons: dict[str, dict[int, list]] = {}  # tensor -> {id(node): [node, times it reads it]}
+        for n in g.nodes:
+            self._read(n, n.inputs, +1)
         self.qconsts = getattr(g, "qconsts", {})
         self.removed: set[int] = set()
+
+    def _read(self, node, names, step: int) -> None:
+        for name in names:
+            if not name:
+                continue
+            users = self._cons.setdefault(name, {})
+            entry = users.setdefault(id(node), [node, 0])
+            entry[1] += step
+            if entry[1] <= 0:
+                del users[id(node)]
+
+    def consumers(self, name) -> list:
+        """The nodes reading ``name``, a node once per read (as Graph.consumers())."""
+        return [n for n, times in self._cons.get(name, {}).values() for _ in range(times)]
+
+    def touched(self, node) -> list:
+        """The nodes a pattern on ``node`` may rewrite or remove: the node, the Q that alone
+        consumes its output, the DQ feeding its first input and (a clamp merged into it) the
+        integer op behind that DQ."""
+        out = [node]
+        cs = self.consumers(node.outputs[0]) if node.outputs and node.outputs[0] else []
+        if len(cs) == 1 and cs[0].op == "QuantizeLinear":
+            out.append(cs[0])
+        dq = self.prods.get(node.inputs[0]) if node.inputs and node.inputs[0] else None
+        if dq is not None and dq.op == "DequantizeLinear":
+            out.append(dq)
+            host = self.prods.get(dq.inputs[0])
+            if host is not None and host.op in ("QConv", "QGemm", "QAdd"):
+                out.append(host)
+        return out
+
+    def snapshot(self, nodes) -> dict:
+        return {id(n): (n, list(n.inputs), list(n.outputs)) for n in nodes if n is not None}
+
+    def commit(self, before: dict) -> None:
+        """Bring the maps up to date for the nodes of ``before`` (their inputs / outputs then),
+        which a rewrite changed or removed."""
+        for n, ins, outs in before.values():
+            self._read(n, ins, -1)
+            for o in outs:
+                if o and self.prods.get(o) is n:
+                    del self.prods[o]
+        for n, _, _ in before.values():
+            if id(n) in self.removed:
+                continue
+            self._read(n, n.inputs, +1)
+            for o in n.outputs:
+                if o:
+                    self.prods[o] = n
 
     def dq_input(self, name):
         """The per-tensor DQ producing `name`, or None."""
@@ -69,9 +127,9 @@ class _Rewriter:
 
     def sole_q(self, name):
         """The per-tensor Q that alone consumes `name`, or None."""
-        if name in self.g.outputs:
+        if name in self.outputs:
             return None
-        cs = self.cons.get(name, [])
+        cs = self.consumers(name)
         if len(cs) == 1 and cs[0].op == "QuantizeLinear" and _per_tensor(cs[0]):
             return cs[0]
         return None
@@ -191,7 +249,7 @@ class _Rewriter:
         if dq is None or q is None:
             return False
         (xs, xz, _), (ys, yz, ydt) = _act_qparams(dq), _act_qparams(q)
-        hw = int(np.prod(self.g.tensors[node.inputs[0]].shape[2:], dtype=np.int64))
+        hw = math.prod(self.g.tensors[node.inputs[0]].shape[2:])
         lo, hi = RANGE[ydt]
         attrs = {"x_zp": xz, "mult": float(np.float32(xs) / (np.float32(ys) * np.float32(hw))), "y_zp": yz, "lo": lo, "hi": hi,
                  "y_dtype": ydt}
@@ -211,8 +269,8 @@ class _Rewriter:
             return False
         xq = dq.inputs[0]
         host = self.prods.get(xq)
-        if (host is not None and host.op in ("QConv", "QGemm", "QAdd") and xq not in self.g.outputs
-                and len(self.cons.get(xq, [])) == 1 and len(self.cons.get(dq.outputs[0], [])) == 1):
+        if (host is not None and host.op in ("QConv", "QGemm", "QAdd") and xq not in self.outputs
+                and len(self.consumers(xq)) == 1 and len(self.consumers(dq.outputs[0])) == 1):
             host.attrs["lo"], host.attrs["hi"] = max(host.attrs["lo"], bounds[0]), min(host.attrs["hi"], bounds[1])
             host.outputs = [q.outputs[0]]
             self.removed.update({id(dq), id(node), id(q)})
@@ -249,6 +307,9 @@ def quantize_qdq(g, options) -> None:
         return
     rw = _Rewriter(g)
     for node in list(g.nodes):
+        if id(node) in rw.removed:
+            continue
+        before = rw.snapshot(rw.touched(node))
         if node.op in ("Conv", "Gemm", "MatMul") and g.const(node.input(1)) is not None:
             done = rw.linear(node)
         elif node.op == "Add":
@@ -262,5 +323,6 @@ def quantize_qdq(g, options) -> None:
         else:
             done = False
         if done:  # later patterns see this node's new output producer
-            g.nodes = [n for n in g.nodes if id(n) not in rw.removed]
-            rw.prods, rw.cons = g.producers(), g.consumers()
+            rw.commit(before)
+    if rw.removed:
+        g.nodes = [n for n in g.nodes if id(n) not in rw.removed]

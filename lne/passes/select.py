@@ -13,11 +13,16 @@ from ..ops.base import OpError
 
 def pretranspose_weights(g) -> None:
     """Store a constant transB Gemm weight transposed once at compile time, so the fast kernel
-    (which reads B as [k, n]) applies: the AOT compiler pays the transpose, not every run."""
+    (which reads B as [k, n]) applies: the AOT compiler pays the transpose, not every run. A
+    weight shared by several Gemms is transposed once (not once per node: memory)."""
+    done: dict[str, str] = {}
     for node in g.nodes:
         if node.op == "Gemm" and node.attrs["transB"] and g.const(node.inputs[1]) is not None:
-            w = g.const(node.inputs[1])
-            node.inputs[1] = g.add_const(g.fresh_name(node.inputs[1] + "_t"), np.ascontiguousarray(w.T)).name
+            src = node.inputs[1]
+            if src not in done:
+                w = g.const(src)
+                done[src] = g.add_const(g.fresh_name(src + "_t"), np.ascontiguousarray(w.T)).name
+            node.inputs[1] = done[src]
             node.attrs["transB"] = 0
 
 
@@ -55,9 +60,27 @@ def _dtype_ok(k, node, g) -> bool:
                if t and not g.tensors[t].is_const)
 
 
+def _prepare_key(kernel, node, g):
+    """What a kernel's compile-time weight transform (prepare) depends on: the kernel, the
+    node's constant operands, the shapes and layouts of all its tensors and its attributes.
+    Nodes that agree on all of it share the packed constants (a weight shared by many nodes is
+    packed once, not once per node: a small file could otherwise ask for gigabytes)."""
+    try:
+        attrs = repr(sorted((k, v) for k, v in node.attrs.items() if k != "packed"))
+    except TypeError:
+        return None
+    operands = []
+    for t in list(node.inputs) + list(node.outputs):
+        tensor = g.tensors[t] if t else None
+        operands.append(None if tensor is None else
+                        (t if tensor.is_const else None, tensor.shape, tensor.dtype, tensor.layout))
+    return kernel.name, tuple(operands), attrs
+
+
 def select_kernels(g, options) -> None:
     pretranspose_weights(g)
     forced = options.get("kernels", {})
+    packed_for: dict = {}
     for node in g.nodes:
         candidates_ = candidates(node, g, options)
         if node.name in forced:
@@ -73,7 +96,14 @@ def select_kernels(g, options) -> None:
         node.kernel = kernel.name
         node.attrs.pop("packed", None)
         if kernel.prepare is not None:
-            node.attrs["packed"] = kernel.prepare(node, g)
+            key = _prepare_key(kernel, node, g)
+            if key is None or key not in packed_for:
+                packed = kernel.prepare(node, g)
+                if key is None:
+                    node.attrs["packed"] = packed
+                    continue
+                packed_for[key] = packed
+            node.attrs["packed"] = dict(packed_for[key])
 
 
 def kernel_inputs(node) -> list[str]:

@@ -25,16 +25,23 @@ struct Act {
   float beta;
 };
 
+// NaN in, NaN out, as onnxruntime (and numpy's maximum / minimum): every clamp keeps the value
+// when a comparison with it is false. max_keep_nan(lo, v) = lo > v ? lo : v is also exactly what
+// _mm256_max_ps(lo, v) computes (it returns its second operand when either is NaN), so the
+// scalar, AVX2 and NEON forms agree bit for bit (the sign of a zero included).
+inline float max_keep_nan(float lo, float v) { return lo > v ? lo : v; }
+inline float min_keep_nan(float hi, float v) { return hi < v ? hi : v; }
+
 inline float apply_act(const Act& a, float v) {
   switch (a.kind) {
     case ACT_NONE: return v;
-    case ACT_RELU: return v > 0.f ? v : 0.f;
-    case ACT_CLIP: return std::min(std::max(v, a.alpha), a.beta);
+    case ACT_RELU: return max_keep_nan(0.f, v);
+    case ACT_CLIP: return min_keep_nan(a.beta, max_keep_nan(a.alpha, v));
     case ACT_LEAKY_RELU: return v >= 0.f ? v : a.alpha * v;
     case ACT_SIGMOID: return 1.f / (1.f + std::exp(-v));
     case ACT_TANH: return std::tanh(v);
-    case ACT_HARD_SIGMOID: return std::max(0.f, std::min(1.f, a.alpha * v + a.beta));
-    case ACT_HARD_SWISH: return v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f));
+    case ACT_HARD_SIGMOID: return max_keep_nan(0.f, min_keep_nan(1.f, a.alpha * v + a.beta));
+    case ACT_HARD_SWISH: return v * max_keep_nan(0.f, min_keep_nan(1.f, v / 6.f + 0.5f));
     default: return v;
   }
 }

@@ -140,10 +140,12 @@ inline vf8 vf8_min(const vf8& a, const vf8& b) {
 
 // Activation applied to a vector, the kind fixed at compile time (kernels dispatch once per call):
 // kAct = ACT_NONE, ACT_RELU or ACT_CLIP; any other kind is left to act_inplace afterwards.
+// vf8_max(a, b) = a > b ? a : b (so is _mm256_max_ps): the value goes second, so a NaN stays NaN
+// (apply_act's max_keep_nan / min_keep_nan, lane by lane).
 template <int kAct>
 inline vf8 vf8_act(const vf8& v, const Act& a) {
-  if (kAct == ACT_RELU) return vf8_max(v, vf8_set1(0.f));
-  if (kAct == ACT_CLIP) return vf8_min(vf8_max(v, vf8_set1(a.alpha)), vf8_set1(a.beta));
+  if (kAct == ACT_RELU) return vf8_max(vf8_set1(0.f), v);
+  if (kAct == ACT_CLIP) return vf8_min(vf8_set1(a.beta), vf8_max(vf8_set1(a.alpha), v));
   return v;
 }
 // The kAct a kernel specialises for a runtime kind (-1: none of those, apply act_inplace).
@@ -197,12 +199,12 @@ inline void act_map(const Act& a, int64_t n, const float* x, float* y) {
       if (x != y)
         for (int64_t i = 0; i < n; ++i) y[i] = x[i];
       return;
-    case ACT_RELU:
-      for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
+    case ACT_RELU:  // NaN stays NaN (apply_act); vectorises to maxps(0, x)
+      for (int64_t i = 0; i < n; ++i) y[i] = max_keep_nan(0.f, x[i]);
       return;
     case ACT_CLIP: {
       const float lo = a.alpha, hi = a.beta;
-      for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(x[i], lo), hi);
+      for (int64_t i = 0; i < n; ++i) y[i] = min_keep_nan(hi, max_keep_nan(lo, x[i]));
       return;
     }
     case ACT_LEAKY_RELU: {
@@ -212,13 +214,13 @@ inline void act_map(const Act& a, int64_t n, const float* x, float* y) {
     }
     case ACT_HARD_SIGMOID: {
       const float al = a.alpha, be = a.beta;
-      for (int64_t i = 0; i < n; ++i) y[i] = std::max(0.f, std::min(1.f, al * x[i] + be));
+      for (int64_t i = 0; i < n; ++i) y[i] = max_keep_nan(0.f, min_keep_nan(1.f, al * x[i] + be));
       return;
     }
     case ACT_HARD_SWISH:
       for (int64_t i = 0; i < n; ++i) {
         const float v = x[i];
-        y[i] = v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f));
+        y[i] = v * max_keep_nan(0.f, min_keep_nan(1.f, v / 6.f + 0.5f));
       }
       return;
     default:

@@ -114,6 +114,11 @@ inline void map_loop(int64_t n, const float* x, float* y, Pre pre, FV fv, FS fs)
   for (; i < n; ++i) y[i] = fs(pre(x[i]));
 }
 
+// max_keep_nan(lo, v) = lo > v ? lo : v and min_keep_nan(hi, v) = hi < v ? hi : v, four lanes:
+// NaN stays NaN and the result is bit for bit apply_act's (vmaxq_f32 would give +0 for -0).
+inline f4 max_keep_nan(f4 lo, f4 v) { return vbslq_f32(vcgtq_f32(lo, v), lo, v); }
+inline f4 min_keep_nan(f4 hi, f4 v) { return vbslq_f32(vcltq_f32(hi, v), hi, v); }
+
 // y[i] = act(pre(x[i])) over a contiguous run (y may equal x); the switch is outside the loops.
 template <class Pre>
 inline void act_map(const Act& a, int64_t n, const float* x, float* y, Pre pre) {
@@ -123,11 +128,11 @@ inline void act_map(const Act& a, int64_t n, const float* x, float* y, Pre pre) 
       map_loop(n, x, y, pre, [](f4 v) { return v; }, [](float v) { return v; });
       return;
     case ACT_RELU:
-      map_loop(n, x, y, pre, [=](f4 v) { return vmaxq_f32(v, zero); },
-               [](float v) { return v > 0.f ? v : 0.f; });
+      map_loop(n, x, y, pre, [=](f4 v) { return max_keep_nan(zero, v); },
+               [](float v) { return lne::max_keep_nan(0.f, v); });
       return;
     case ACT_CLIP:
-      map_loop(n, x, y, pre, [=](f4 v) { return vminq_f32(vmaxq_f32(v, al), be); },
+      map_loop(n, x, y, pre, [=](f4 v) { return min_keep_nan(be, max_keep_nan(al, v)); },
                [&](float v) { return apply_act(a, v); });
       return;
     case ACT_LEAKY_RELU:
@@ -141,13 +146,13 @@ inline void act_map(const Act& a, int64_t n, const float* x, float* y, Pre pre) 
       map_loop(n, x, y, pre, [](f4 v) { return tanh(v); }, [&](float v) { return apply_act(a, v); });
       return;
     case ACT_HARD_SIGMOID:
-      map_loop(n, x, y, pre, [=](f4 v) { return vmaxq_f32(zero, vminq_f32(one, fma(be, al, v))); },
+      map_loop(n, x, y, pre, [=](f4 v) { return max_keep_nan(zero, min_keep_nan(one, fma(be, al, v))); },
                [&](float v) { return apply_act(a, v); });
       return;
     case ACT_HARD_SWISH: {
       const f4 sixth = dup(1.f / 6.f), half = dup(0.5f);
       map_loop(n, x, y, pre,
-               [=](f4 v) { return vmulq_f32(v, vmaxq_f32(zero, vminq_f32(one, fma(half, v, sixth)))); },
+               [=](f4 v) { return vmulq_f32(v, max_keep_nan(zero, min_keep_nan(one, fma(half, v, sixth)))); },
                [&](float v) { return apply_act(a, v); });
       return;
     }

@@ -41,8 +41,9 @@ struct BinSub { static float f(float a, float b) { return a - b; } };
 struct BinMul { static float f(float a, float b) { return a * b; } };
 struct BinDiv { static float f(float a, float b) { return a / b; } };
 struct BinPrelu { static float f(float a, float b) { return a >= 0.f ? a : a * b; } };
-struct BinMax { static float f(float a, float b) { return a > b ? a : b; } };
-struct BinMin { static float f(float a, float b) { return a < b ? a : b; } };
+// A NaN in either operand gives NaN (onnxruntime's Max / Min, numpy's maximum / minimum).
+struct BinMax { static float f(float a, float b) { return a > b || a != a ? a : b; } };
+struct BinMin { static float f(float a, float b) { return a < b || a != a ? a : b; } };
 
 template <class Op>
 inline void binary_row(int64_t n, const float* a, int64_t sa, const float* b, int64_t sb,

@@ -53,13 +53,18 @@ struct NeonPrelu {
     return vbslq_f32(vcgeq_f32(a, vdupq_n_f32(0.f)), a, vmulq_f32(a, b));
   }
 };
+// Max / Min: a NaN in either operand gives NaN (onnxruntime, numpy), as BinMax / BinMin.
 struct NeonMax {
-  static float f(float a, float b) { return a > b ? a : b; }
-  static float32x4_t v(float32x4_t a, float32x4_t b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }
+  static float f(float a, float b) { return a > b || a != a ? a : b; }
+  static float32x4_t v(float32x4_t a, float32x4_t b) {
+    return vbslq_f32(vorrq_u32(vcgtq_f32(a, b), vmvnq_u32(vceqq_f32(a, a))), a, b);
+  }
 };
 struct NeonMin {
-  static float f(float a, float b) { return a < b ? a : b; }
-  static float32x4_t v(float32x4_t a, float32x4_t b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
+  static float f(float a, float b) { return a < b || a != a ? a : b; }
+  static float32x4_t v(float32x4_t a, float32x4_t b) {
+    return vbslq_f32(vorrq_u32(vcltq_f32(a, b), vmvnq_u32(vceqq_f32(a, a))), a, b);
+  }
 };
 
 // One inner row: unit / zero strides in vectors, anything else scalar.
