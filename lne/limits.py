@@ -139,7 +139,7 @@ def load_json(source, what: str | None = None, max_bytes: int = MAX_TEXT_BYTES):
     except RecursionError:
         raise LNEError(f"{label}: nested more than {MAX_DEPTH} levels deep") from None
     except (ValueError, UnicodeDecodeError) as e:
-        raise LNEError(f"{label}: not valid JSON: {str(e)[:200]}") from None
+        raise LNEError(f"{label}: not JSON: {str(e)[:200]}") from None
     check_depth(data, label)
     return data
 

@@ -28,17 +28,10 @@ MAX_MODEL_BYTES = 2**31 - 1  # protobuf parses no larger message (external data 
 
 def load(path, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
     import onnx
-    from google.protobuf.message import DecodeError
 
     path = Path(path)
     where = plain(str(path), 200)
-    # a regular file only (a FIFO would block), bounded by what protobuf can parse at all
-    data = limits.read_bytes(path, "the model", MAX_MODEL_BYTES)
-    try:
-        model = onnx.load_model_from_string(data)
-    except (DecodeError, ValueError, RuntimeError, UnicodeDecodeError, OSError) as e:
-        raise LNEError(f"{where}: not a valid ONNX model (protobuf parse failed: {plain(e, 200)})") from None
-    del data
+    model = _parse(path, where)
     if not model.HasField("graph") or not (model.graph.node or model.graph.output):
         raise LNEError(f"{where}: not a valid ONNX model (no graph; is the file truncated or of another format?)")
     _check_counts(where, model)
@@ -429,21 +422,28 @@ def _all_tensors(graph):
                 yield from _all_tensors(g)
 
 
+def _parse(path: Path, where: str):
+    """The ModelProto of a regular file (a FIFO would block), bounded by what protobuf can parse
+    at all; external data not read."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    data = limits.read_bytes(path, "the model", MAX_MODEL_BYTES)
+    try:
+        return onnx.load_model_from_string(data)
+    except (DecodeError, ValueError, RuntimeError, UnicodeDecodeError, OSError) as e:
+        raise LNEError(f"{where}: not a valid ONNX model (protobuf parse failed: {plain(e, 200)})") from None
+
+
 def load_proto(path):
     """The whole ModelProto for onnxruntime and the quantizer (which read the model as it is):
     a regular file of bounded size, its external data (initializers and attributes alike)
     read only from inside the model's folder."""
-    import onnx
-    from google.protobuf.message import DecodeError
     from onnx import TensorProto, external_data_helper
 
     path = Path(path)
     where = plain(str(path), 200)
-    data = limits.read_bytes(path, "the model", MAX_MODEL_BYTES)
-    try:
-        model = onnx.load_model_from_string(data)
-    except (DecodeError, ValueError, RuntimeError, UnicodeDecodeError, OSError) as e:
-        raise LNEError(f"{where}: not a valid ONNX model (protobuf parse failed: {plain(e, 200)})") from None
+    model = _parse(path, where)
     base = path.resolve().parent
     graphs = [model.graph] + [f for f in model.functions]
     external = False

@@ -44,21 +44,14 @@ def plan_text(doc: dict) -> str:
 def read_plan(path) -> dict:
     """The plan document, with its structure checked (errors name the file and field). Read
     bounded (size, nesting depth; a regular file only) and checked in linear time."""
-    from ..limits import MAX_DEPTH, check_depth, read_bytes
+    from ..limits import load_json
 
     path = Path(path)
     where = f"--plan {plain(str(path), 200)}"
     try:
-        data = read_bytes(path, "the plan")
+        doc = load_json(Path(path), "the plan")
     except LNEError as e:
         raise LNEError(f"--plan {e}") from None
-    try:
-        doc = json.loads(data)
-    except RecursionError:
-        raise LNEError(f"{where}: nested more than {MAX_DEPTH} levels deep") from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise LNEError(f"{where}: not JSON: {str(e)[:200]}") from None
-    check_depth(doc, where)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise LNEError(f"{where}: not an lne plan (field 'format' must be {FORMAT!r}; write one with lne tune)")
     if doc.get("version") != VERSION:

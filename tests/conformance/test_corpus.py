@@ -5,15 +5,13 @@ keep (issue 14): at most TIME_S seconds and MEMORY_BYTES of memory beyond what t
 process holds already."""
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import os
-import resource
-import signal
 import time
 from pathlib import Path
 
 import pytest
+
+from ..budget import budget as _budget
 
 CORPUS = Path(__file__).with_name("corpus")
 TIME_S = 30
@@ -38,27 +36,9 @@ class OverTime(Exception):
     pass
 
 
-@contextlib.contextmanager
 def budget():
-    """Address space limited to what the process maps now + MEMORY_BYTES (a runaway allocation
-    becomes a MemoryError, which the CLI reports as an internal error, failing the test) and a
-    SIGALRM after TIME_S seconds."""
-    def alarm(signum, frame):
-        raise OverTime(f"more than {TIME_S} s")
-
-    with open("/proc/self/statm") as f:
-        vm_now = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = vm_now + MEMORY_BYTES
-    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, TIME_S)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    """Address space: what the process maps now + MEMORY_BYTES; SIGALRM after TIME_S seconds."""
+    return _budget(MEMORY_BYTES, TIME_S, lambda: OverTime(f"more than {TIME_S} s"))
 
 
 def test_every_corpus_file_has_an_expected_error():

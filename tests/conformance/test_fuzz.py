@@ -13,9 +13,7 @@ The longer run for a release draws new models each time:
 """
 from __future__ import annotations
 
-import contextlib
 import os
-import resource
 import shutil
 import signal
 
@@ -23,6 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from lne.errors import LNEError
+
+from ..budget import budget
 
 from .mutate import FAMILIES, Chooser, mutate_bytes, mutate_caffemodel, mutate_onnx, mutate_prototxt
 from .seeds import caffe_seeds, net_parameter, onnx_seeds
@@ -40,24 +40,9 @@ class Hang(Exception):
     pass
 
 
-@contextlib.contextmanager
 def guarded():
     """Turn a hang into Hang and a runaway allocation into MemoryError (both count as bugs)."""
-    def alarm(signum, frame):
-        raise Hang(f"compiling one mutated model took more than {HANG_S} s")
-
-    with open("/proc/self/statm") as f:
-        vm_now = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = vm_now + MEMORY_HEADROOM
-    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
-    old = signal.signal(signal.SIGALRM, alarm)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    return budget(MEMORY_HEADROOM, None, lambda: Hang(f"compiling one mutated model took more than {HANG_S} s"))
 
 
 def compile_must_not_crash(tmp_path, files: dict[str, bytes], model: str, weights: str | None = None) -> None:

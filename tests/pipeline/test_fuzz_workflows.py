@@ -14,13 +14,11 @@ draws new ones each time:
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import math
 import os
 import random
-import resource
 import shutil
 import signal
 from pathlib import Path
@@ -30,6 +28,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from lne.errors import LNEError
+
+from ..budget import budget
 from lne.pipeline import Input, Param, Tool, register
 from lne.pipeline.executor import Executor, default_workdir
 from lne.pipeline.workflow import load, parse_value
@@ -333,24 +333,9 @@ def snapshot(root: Path, skip: tuple[Path, ...]) -> dict[str, tuple]:
     return out
 
 
-@contextlib.contextmanager
 def guarded():
     """A hang becomes an exception; an allocation over the headroom a MemoryError."""
-    def alarm(signum, frame):
-        raise TimeoutError(f"one mutated workflow took more than {HANG_S} s")
-
-    with open("/proc/self/statm") as f:
-        vm_now = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = vm_now + MEMORY_HEADROOM
-    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
-    old = signal.signal(signal.SIGALRM, alarm)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    return budget(MEMORY_HEADROOM, None, lambda: TimeoutError(f"one mutated workflow took more than {HANG_S} s"))
 
 
 @pytest.fixture
