@@ -9,7 +9,7 @@ Models, prototxts, .npy files, plans, manifests, workflows and WAV folders come 
   end), without following the race between a check and the open.
 - ``read_bytes / read_text``: a regular file, bounded in size.
 - ``load_npy(path)``: a .npy array of plain numbers, its header checked before the data.
-- ``load_json / load_yaml``: bounded size, nesting depth and (YAML) alias expansion.
+- ``load_json / parse_json / load_yaml``: bounded size, nesting depth and (YAML) alias expansion.
 - ``check_depth(obj)``: bounded nesting of an already parsed document.
 
 Each failure is an LNEError that names the file and what is wrong.
@@ -126,14 +126,15 @@ def check_depth(obj, what: str, max_depth: int = MAX_DEPTH) -> None:
             raise LNEError(f"{what}: a string of {len(item)} characters (at most {MAX_STRING})")
 
 
-def load_json(source, what: str | None = None, max_bytes: int = MAX_TEXT_BYTES):
-    """Parse JSON from a path (a regular file, bounded) or from text; depth bounded."""
+def load_json(path, what: str = "the JSON file", max_bytes: int = MAX_TEXT_BYTES):
+    """Parse the JSON file at ``path`` (a regular file, bounded in size); depth bounded."""
+    return parse_json(read_bytes(path, what, max_bytes), plain(str(path), 200))
+
+
+def parse_json(text, label: str):
+    """Parse JSON text (str or bytes); nesting bounded; errors start with ``label``."""
     import json
 
-    if isinstance(source, (str, bytes)) and what is not None and not isinstance(source, Path):
-        text, label = source, what
-    else:
-        text, label = read_bytes(source, what or "the JSON file", max_bytes), plain(str(source), 200)
     try:
         data = json.loads(text)
     except RecursionError:

@@ -53,6 +53,10 @@ def marker_kind(folder: Path) -> str | None:
     return data.get("kind") if isinstance(data, dict) and isinstance(data.get("kind"), str) else None
 
 
+def _write_marker(path: Path, kind: str) -> None:
+    path.write_text(json.dumps({"kind": kind, "lne_version": __version__}) + "\n")
+
+
 def mark(folder, kind: str) -> None:
     """Mark a folder that LNE uses in place (a pipeline work folder) as its own output of
     ``kind`` (written through a rename: never half a marker; never through a link)."""
@@ -60,7 +64,7 @@ def mark(folder, kind: str) -> None:
     if marker_kind(folder) == kind or (folder / MARKER).is_symlink():
         return
     tmp = folder / f".{MARKER}.{uuid.uuid4().hex[:8]}"
-    tmp.write_text(json.dumps({"kind": kind, "lne_version": __version__}) + "\n")
+    _write_marker(tmp, kind)
     os.replace(tmp, folder / MARKER)
 
 
@@ -228,7 +232,7 @@ def output_folder(path, kind: str, force: bool = False, legacy: Callable[[Path],
     try:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders
         yield tmp
-        (tmp / MARKER).write_text(json.dumps({"kind": kind, "lne_version": __version__}) + "\n")
+        _write_marker(tmp / MARKER, kind)
         replacing = final.exists() and any(final.iterdir())
         earlier = marker_kind(final) if replacing else None
         try:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from lne.errors import LNEError
-from lne.limits import load_json, load_npy, load_yaml, plain, show
+from lne.limits import load_npy, load_yaml, parse_json, plain, show
 from lne.session import check_manifest, find_manifest
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ds_cnn.onnx"
@@ -197,7 +197,7 @@ def test_deep_yaml_and_json_are_refused():
     with pytest.raises(LNEError, match="nested"):
         load_yaml("[" * 100000, "w.yml")
     with pytest.raises(LNEError, match="nested"):
-        load_json("[" * 100000 + "]" * 100000, "p.json")
+        parse_json("[" * 100000 + "]" * 100000, "p.json")
 
 
 # --- fuzzing ------------------------------------------------------------------------------
